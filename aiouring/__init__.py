@@ -1,0 +1,43 @@
+"""aiouring: a drop-in asyncio event loop driven by Linux io_uring.
+
+    import aiouring
+    aiouring.run(main())            # like asyncio.run(), on an io_uring loop
+    aiouring.install()              # make asyncio use aiouring everywhere
+"""
+
+import asyncio
+
+from .errors import RingUnavailableError
+from .features import features
+from .loop import Loop
+
+__all__ = ["Loop", "EventLoopPolicy", "RingUnavailableError", "features",
+           "install", "new_event_loop", "run"]
+
+__version__ = "0.1.0"
+
+
+def new_event_loop():
+    """Returns a new aiouring event loop.
+
+    Raises RingUnavailableError (an OSError) when io_uring cannot be used."""
+    return Loop()
+
+
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """An event loop policy whose loops are aiouring loops."""
+
+    def _loop_factory(self):
+        return new_event_loop()
+
+
+def install():
+    """Makes asyncio create aiouring loops (sets EventLoopPolicy)."""
+    asyncio.set_event_loop_policy(EventLoopPolicy())
+
+
+def run(main, *, debug=None):
+    """Runs coroutine main on a new aiouring loop, as asyncio.run() does,
+    and closes the loop. Ctrl-C cancels main, as under asyncio.run()."""
+    with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
+        return runner.run(main)

@@ -1,0 +1,53 @@
+"""Errors aiouring raises beyond the ones asyncio and the os module raise."""
+
+import errno
+import os
+
+__all__ = ["RingUnavailableError"]
+
+
+def _read_sysctl(name):
+    try:
+        with open(f"/proc/sys/{name.replace('.', '/')}") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+class RingUnavailableError(OSError):
+    """io_uring cannot be used on this machine; the message says why and how
+    to fix it. Raised when a loop (or a feature probe) sets up a ring.
+    ``errno`` is the error io_uring_setup(2) returned."""
+
+    @classmethod
+    def from_errno(cls, err):
+        return cls(err, cls.explain(err))
+
+    @staticmethod
+    def explain(err):
+        disabled = _read_sysctl("kernel.io_uring_disabled")
+        if err == errno.EPERM and disabled == "2":
+            return ("io_uring is disabled on this machine (sysctl "
+                    "kernel.io_uring_disabled=2); enable it with "
+                    "'sysctl -w kernel.io_uring_disabled=0'")
+        if err == errno.EPERM and disabled == "1":
+            group = _read_sysctl("kernel.io_uring_group")
+            return ("io_uring is restricted to privileged processes and to "
+                    f"members of group {group} (sysctl kernel.io_uring_disabled=1); "
+                    "add this user to that group, or set "
+                    "'sysctl -w kernel.io_uring_disabled=0'")
+        if err in (errno.EPERM, errno.ENOSYS):
+            return ("io_uring_setup(2) failed with "
+                    f"{errno.errorcode.get(err, err)}: the kernel has no io_uring "
+                    "(CONFIG_IO_URING off, or older than 5.1) or a seccomp filter "
+                    "blocks it, as Docker's and containerd's default profiles do; "
+                    "allow io_uring_setup, io_uring_enter and io_uring_register in "
+                    "the container's seccomp profile (e.g. "
+                    "docker run --security-opt seccomp=<profile allowing them>)")
+        if err == errno.ENOMEM:
+            return ("io_uring_setup(2) failed with ENOMEM: on kernels before 5.12 "
+                    "ring memory counts against RLIMIT_MEMLOCK; raise it "
+                    "(ulimit -l, or LimitMEMLOCK= in a systemd unit)")
+        if err == errno.EMFILE or err == errno.ENFILE:
+            return "io_uring_setup(2) failed: too many open files"
+        return f"io_uring_setup(2) failed: {os.strerror(err)}"

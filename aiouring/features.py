@@ -1,0 +1,82 @@
+"""What this kernel lets aiouring do: probed once, then cached."""
+
+import copy
+import os
+import threading
+
+from . import _names
+from .errors import RingUnavailableError
+
+__all__ = ["features"]
+
+_lock = threading.Lock()
+_cached = None
+
+
+def _bpf_ops_in_kernel_btf():
+    # The io_uring BPF struct_ops (Linux 7.1+) is visible in the kernel's BTF.
+    try:
+        with open("/sys/kernel/btf/vmlinux", "rb") as f:
+            return b"\0io_uring_bpf_ops\0" in f.read()
+    except OSError:
+        return False
+
+
+def _probe():
+    from . import _ring
+
+    result = {
+        "kernel": os.uname().release,
+        "io_uring": False,
+        "unavailable_reason": None,
+        "setup_flags": [],
+        "features": [],
+        "opcodes": [],
+        "ext_arg": False,
+        "bpf_ops": _bpf_ops_in_kernel_btf(),
+        "bpf_loop": False,
+    }
+    try:
+        kernel = _ring.probe_kernel()
+    except RingUnavailableError as exc:
+        result["unavailable_reason"] = str(exc)
+        return result
+    result["io_uring"] = True
+    result["opcodes"] = [_names.opcode_name(op) for op in kernel["opcodes"]]
+    result["features"] = [name for bit, name in enumerate(_names.FEATURES)
+                          if kernel["features_mask"] & (1 << bit)]
+    result["ext_arg"] = "EXT_ARG" in result["features"]
+    for name, bit in _names.SETUP_FLAGS.items():
+        if name in _names.SETUP_FLAGS_NOT_PROBED:
+            continue
+        flags = bit
+        for required in _names.SETUP_FLAG_REQUIRES.get(name, ()):
+            flags |= _names.SETUP_FLAGS[required]
+        if _ring.setup_flags_error(flags) == 0:
+            result["setup_flags"].append(name)
+    loop_ring = _ring.Ring()
+    try:
+        result["loop_setup"] = loop_ring.setup_mode
+    finally:
+        loop_ring.close()
+    return result
+
+
+def features():
+    """A dict of what the running kernel supports, probed once per process:
+
+    - ``kernel``: the kernel release;
+    - ``io_uring``: whether a ring can be set up at all, and if not,
+      ``unavailable_reason`` says why and how to fix it;
+    - ``loop_setup``: the setup flags every loop's ring uses;
+    - ``setup_flags``: every io_uring_setup flag the kernel accepts;
+    - ``opcodes``: the operations the kernel supports (io_uring_probe);
+    - ``features``: the IORING_FEAT_* bits the kernel reports;
+    - ``bpf_ops``: whether the kernel has the io_uring BPF struct_ops (7.1+);
+    - ``bpf_loop``: whether chain programs run in the kernel.
+    """
+    global _cached
+    with _lock:
+        if _cached is None:
+            _cached = _probe()
+        return copy.deepcopy(_cached)

@@ -1,0 +1,32 @@
+"""Scenario registry.
+
+A scenario module defines METRICS ((key, label), ...; the first is the
+headline), SECONDS and QUICK_SECONDS (measured time per sample), and either
+  bench(loop, seconds) -> {key: value}   run inside a fresh worker process
+                                         (benchmarks.worker), or
+  run_sample(loop_name, seconds, quick)  run by the harness itself, for
+                                         scenarios that start their own
+                                         processes (sock_echo).
+"""
+import importlib
+import time
+
+NAMES = ("call_soon", "sleep0", "sock_echo")
+
+
+def load(name):
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def rate(run_round, ops_per_round, seconds):
+    """Operations per second of run_round(), repeated for about `seconds`
+    after one unmeasured warm-up round."""
+    run_round()
+    rounds = 0
+    start = time.perf_counter()
+    while True:
+        run_round()
+        rounds += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return rounds * ops_per_round / elapsed

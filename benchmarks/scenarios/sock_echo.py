@@ -1,0 +1,64 @@
+"""TCP echo over loop.sock_accept/sock_recv/sock_sendall, driven by the C
+ping-pong client (CONNS connections, MSG_SIZE messages). Server pinned to one
+CPU, client to another; we report echoes/s and echoes per server CPU-second
+(utime+stime over the measured window, so an idle-spinning loop pays)."""
+import os
+import subprocess
+
+from ..procs import (ROOT, LineReader, bench_cpus, cpu_seconds, python_module,
+                     spawn, stop)
+
+METRICS = (("echoes_per_s", "echoes/s"), ("echoes_per_cpu_s", "echoes/server-CPU-s"))
+SECONDS, QUICK_SECONDS = 3.0, 1.0
+CONNS = 10
+MSG_SIZE = 1024
+
+SOURCE = os.path.join(ROOT, "benchmarks", "echo_client.c")
+BINARY = os.path.join(ROOT, "benchmarks", ".build", "echo_client")
+
+
+def build_client():
+    """Compile the client once, and again whenever its source changes."""
+    if (os.path.exists(BINARY)
+            and os.path.getmtime(BINARY) >= os.path.getmtime(SOURCE)):
+        return BINARY
+    os.makedirs(os.path.dirname(BINARY), exist_ok=True)
+    tmp = f"{BINARY}.{os.getpid()}"
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", tmp, SOURCE], check=True)
+    os.replace(tmp, BINARY)  # atomic: a concurrent run never sees half a file
+    return BINARY
+
+
+def run_sample(loop_name, seconds, quick):
+    warmup = 0.3 if quick else 0.5
+    server_cpu, client_cpu = bench_cpus()
+    client_bin = build_client()
+    server = spawn(python_module("benchmarks.servers.sock_echo", "--loop", loop_name,
+                                 "--max-seconds", warmup + seconds + 60),
+                   cpu=server_cpu, stdout=subprocess.PIPE)
+    client = None
+    try:
+        port = LineReader(server.stdout, "echo server").readline(30).split()[1]
+        client = spawn([client_bin, "127.0.0.1", port, CONNS, MSG_SIZE, warmup, seconds],
+                       cpu=client_cpu, stdout=subprocess.PIPE)
+        out = LineReader(client.stdout, "echo client")
+        if out.readline(warmup + 30) != "start":
+            raise RuntimeError("echo client: unexpected output")
+        cpu0 = cpu_seconds(server.pid)
+        done = out.readline(seconds + 30).split()
+        cpu1 = cpu_seconds(server.pid)
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
+        echoes, elapsed = int(done[1]), float(done[2])
+        cpu = cpu1 - cpu0
+        return {
+            "echoes_per_s": echoes / elapsed,
+            "echoes_per_cpu_s": echoes / cpu if cpu > 0 else None,
+            "echoes": echoes,
+            "elapsed_s": elapsed,
+            "server_cpu_s": cpu,
+        }
+    finally:
+        if client is not None:
+            stop(client)
+        stop(server)

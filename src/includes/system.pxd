@@ -1,0 +1,114 @@
+# System calls and structures the core uses beyond liburing.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from cpython.object cimport PyObject
+
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    ctypedef unsigned short sa_family_t
+
+    struct sockaddr:
+        sa_family_t sa_family
+
+    struct sockaddr_storage:
+        sa_family_t ss_family
+
+    struct iovec:
+        void *iov_base
+        size_t iov_len
+
+    struct msghdr:
+        void *msg_name
+        socklen_t msg_namelen
+        iovec *msg_iov
+        size_t msg_iovlen
+        void *msg_control
+        size_t msg_controllen
+        int msg_flags
+
+    ssize_t send(int fd, const void *buf, size_t n, int flags)
+    int AF_INET, AF_INET6, AF_UNIX
+    int MSG_NOSIGNAL, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL
+    int SOCK_NONBLOCK, SOCK_CLOEXEC
+
+
+cdef extern from "<netinet/in.h>" nogil:
+    struct in_addr:
+        uint32_t s_addr
+
+    struct in6_addr:
+        uint8_t s6_addr[16]
+
+    struct sockaddr_in:
+        sa_family_t sin_family
+        uint16_t sin_port
+        in_addr sin_addr
+
+    struct sockaddr_in6:
+        sa_family_t sin6_family
+        uint16_t sin6_port
+        uint32_t sin6_flowinfo
+        in6_addr sin6_addr
+        uint32_t sin6_scope_id
+
+    uint16_t htons(uint16_t)
+    uint16_t ntohs(uint16_t)
+    uint32_t htonl(uint32_t)
+    uint32_t ntohl(uint32_t)
+
+
+cdef extern from "<sys/un.h>" nogil:
+    struct sockaddr_un:
+        sa_family_t sun_family
+        char sun_path[108]
+
+
+cdef extern from "<arpa/inet.h>" nogil:
+    int inet_pton(int af, const char *src, void *dst)
+    const char *inet_ntop(int af, const void *src, char *dst, socklen_t size)
+    enum:
+        INET6_ADDRSTRLEN
+
+
+cdef extern from "<stddef.h>" nogil:
+    size_t offsetof_sun_path "offsetof(struct sockaddr_un, sun_path)"
+
+
+cdef extern from "<poll.h>" nogil:
+    enum:
+        POLLIN
+        POLLOUT
+        POLLERR
+        POLLHUP
+
+
+cdef extern from "<fcntl.h>" nogil:
+    int fcntl(int fd, int cmd, ...)
+    enum:
+        F_GETFD
+
+
+cdef extern from "<time.h>" nogil:
+    ctypedef int clockid_t
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(clockid_t clk, timespec *ts)
+    enum:
+        CLOCK_MONOTONIC
+
+
+cdef extern from "Python.h":
+    object PyContext_CopyCurrent()
+    int PyContext_Enter(object ctx) except -1
+    int PyContext_Exit(object ctx) except -1
+    int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
+
+
+cdef extern from "<errno.h>" nogil:
+    enum:
+        ECANCELED
+
+
+cdef extern from "<string.h>" nogil:
+    size_t strnlen(const char *s, size_t maxlen)

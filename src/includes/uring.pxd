@@ -1,0 +1,137 @@
+# Declarations of the parts of liburing (2.3+) and the io_uring uapi the core uses.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+from posix.signal cimport sigset_t
+
+
+cdef extern from "uring_compat.h" nogil:
+    # Constants newer than Debian 12's liburing headers, defined by the project.
+    unsigned AIOURING_SETUP_SINGLE_ISSUER
+    unsigned AIOURING_SETUP_DEFER_TASKRUN
+    unsigned AIOURING_SETUP_COOP_TASKRUN
+    unsigned AIOURING_SETUP_TASKRUN_FLAG
+    unsigned AIOURING_SETUP_SUBMIT_ALL
+    unsigned AIOURING_SETUP_R_DISABLED
+    unsigned AIOURING_SETUP_CQSIZE
+    unsigned AIOURING_SETUP_CLAMP
+
+    struct __kernel_timespec:
+        long long tv_sec
+        long long tv_nsec
+
+    struct io_uring_sqe:
+        uint8_t opcode
+        uint8_t flags
+        uint16_t ioprio
+        int32_t fd
+        uint64_t off
+        uint64_t addr
+        uint32_t len
+        uint32_t rw_flags
+        uint32_t msg_flags
+        uint32_t poll32_events
+        uint32_t accept_flags
+        uint32_t cancel_flags
+        uint32_t open_flags
+        uint32_t statx_flags
+        uint32_t timeout_flags
+        uint32_t fsync_flags
+        uint64_t user_data
+        uint16_t buf_index
+        uint16_t buf_group
+        uint32_t file_index
+        int32_t splice_fd_in
+        uint64_t addr3
+
+    struct io_uring_cqe:
+        uint64_t user_data
+        int32_t res
+        uint32_t flags
+
+    struct io_uring_sq:
+        unsigned *kflags
+        unsigned ring_entries
+
+    struct io_uring_cq:
+        unsigned ring_entries
+
+    struct io_uring:
+        io_uring_sq sq
+        io_uring_cq cq
+        unsigned flags
+        int ring_fd
+        unsigned features
+
+    struct io_uring_params:
+        uint32_t sq_entries
+        uint32_t cq_entries
+        uint32_t flags
+        uint32_t sq_thread_cpu
+        uint32_t sq_thread_idle
+        uint32_t features
+        uint32_t wq_fd
+
+    struct io_uring_probe:
+        uint8_t last_op
+        uint8_t ops_len
+
+    int io_uring_queue_init_params(unsigned entries, io_uring *ring, io_uring_params *p)
+    void io_uring_queue_exit(io_uring *ring)
+    io_uring_probe *io_uring_get_probe_ring(io_uring *ring)
+    void io_uring_free_probe(io_uring_probe *probe)
+    int io_uring_opcode_supported(const io_uring_probe *p, int op)
+    int aiouring_enable_rings(io_uring *ring)
+
+    io_uring_sqe *io_uring_get_sqe(io_uring *ring)
+    unsigned io_uring_sq_ready(const io_uring *ring)
+    unsigned io_uring_cq_ready(const io_uring *ring)
+    int io_uring_submit(io_uring *ring)
+    int io_uring_submit_and_get_events(io_uring *ring)
+    int io_uring_submit_and_wait_timeout(io_uring *ring, io_uring_cqe **cqe_ptr,
+                                         unsigned wait_nr, __kernel_timespec *ts,
+                                         sigset_t *sigmask)
+    unsigned io_uring_peek_batch_cqe(io_uring *ring, io_uring_cqe **cqes, unsigned count)
+    void io_uring_cq_advance(io_uring *ring, unsigned nr)
+
+    void io_uring_prep_rw(int op, io_uring_sqe *sqe, int fd, const void *addr,
+                          unsigned len, uint64_t offset)
+    void io_uring_sqe_set_data64(io_uring_sqe *sqe, uint64_t data)
+    void io_uring_prep_cancel64(io_uring_sqe *sqe, uint64_t user_data, int flags)
+
+    enum:
+        IORING_OP_NOP
+        IORING_OP_READV
+        IORING_OP_WRITEV
+        IORING_OP_POLL_ADD
+        IORING_OP_POLL_REMOVE
+        IORING_OP_SENDMSG
+        IORING_OP_RECVMSG
+        IORING_OP_TIMEOUT
+        IORING_OP_ACCEPT
+        IORING_OP_ASYNC_CANCEL
+        IORING_OP_CONNECT
+        IORING_OP_READ
+        IORING_OP_WRITE
+        IORING_OP_SEND
+        IORING_OP_RECV
+        IORING_OP_SPLICE
+        IORING_OP_SHUTDOWN
+        IORING_OP_LAST
+
+        IOSQE_FIXED_FILE
+        IOSQE_IO_LINK
+        IOSQE_IO_HARDLINK
+        IOSQE_ASYNC
+        IOSQE_BUFFER_SELECT
+        IOSQE_CQE_SKIP_SUCCESS
+
+        IORING_CQE_F_MORE
+        IORING_CQE_F_BUFFER
+        IORING_CQE_BUFFER_SHIFT
+
+        IORING_FEAT_EXT_ARG
+        IORING_FEAT_NODROP
+
+        IORING_ASYNC_CANCEL_ALL
+        IORING_ASYNC_CANCEL_FD
+
+        IORING_POLL_ADD_MULTI

@@ -1,0 +1,42 @@
+# Kernel feature probes: which setup flags a ring accepts and which opcodes
+# the kernel supports (IORING_REGISTER_PROBE). aiouring.features() is built
+# on these and caches the answer.
+
+
+def setup_flags_error(unsigned flags):
+    """0 if a ring can be set up with these flags, else the errno."""
+    cdef io_uring ring
+    cdef io_uring_params params
+    memset(&params, 0, sizeof(params))
+    params.flags = flags
+    params.cq_entries = 16          # for IORING_SETUP_CQSIZE
+    cdef int ret = io_uring_queue_init_params(4, &ring, &params)
+    if ret < 0:
+        return -ret
+    io_uring_queue_exit(&ring)
+    return 0
+
+
+def probe_kernel():
+    """Sets up a plain ring and reports its features and supported opcodes.
+
+    Raises RingUnavailableError when no ring can be set up at all."""
+    cdef io_uring ring
+    cdef io_uring_params params
+    cdef io_uring_probe* probe
+    memset(&params, 0, sizeof(params))
+    cdef int ret = io_uring_queue_init_params(4, &ring, &params)
+    if ret < 0:
+        raise_ring_unavailable(-ret)
+    try:
+        opcodes = []
+        probe = io_uring_get_probe_ring(&ring)
+        if probe != NULL:
+            for op in range(probe.last_op + 1):
+                if io_uring_opcode_supported(probe, op):
+                    opcodes.append(op)
+            io_uring_free_probe(probe)
+        return {'features_mask': params.features, 'opcodes': opcodes,
+                'sq_entries': params.sq_entries, 'cq_entries': params.cq_entries}
+    finally:
+        io_uring_queue_exit(&ring)

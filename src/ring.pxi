@@ -1,0 +1,303 @@
+# The ring driver: set-up with the best flags the kernel accepts, SQE allocation,
+# one io_uring_enter per loop iteration, and CQE dispatch to Operation objects
+# found in O(1) by user_data. It knows nothing about futures or asyncio.
+
+cdef enum:
+    SQ_ENTRIES = 1024
+    CQ_ENTRIES = 4096
+    CQE_BATCH = 256
+    # Enter the kernel at least once in this many busy iterations even when
+    # nothing is in flight, so background requests (wake-ups, signals) are
+    # never starved.
+    MAX_SKIPPED_ENTERS = 32
+
+
+cdef class Operation:
+    """One io_uring request in flight; the ring keeps it (and so its buffers)
+    alive until the request's last CQE has arrived, cancelled or not."""
+
+    cdef uint64_t user_data     # its slot in the ring, 0 while not in flight
+    cdef bint background        # does not keep an idle loop from skipping enter
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        return 0
+
+
+cdef struct CompletionEntry:
+    uint64_t user_data
+    int32_t res
+    uint32_t flags
+
+
+# Setup flag sets, best first. R_DISABLED lets the thread that first runs the
+# loop, not the one that created it, become the ring's single issuer.
+cdef list SETUP_FLAG_CHOICES = [
+    ("single_issuer+defer_taskrun",
+     AIOURING_SETUP_SINGLE_ISSUER | AIOURING_SETUP_DEFER_TASKRUN
+     | AIOURING_SETUP_R_DISABLED | AIOURING_SETUP_SUBMIT_ALL),
+    ("coop_taskrun", AIOURING_SETUP_COOP_TASKRUN | AIOURING_SETUP_SUBMIT_ALL),
+    ("plain", 0),
+]
+
+
+cdef class Ring:
+    """An io_uring instance and the table of operations in flight on it."""
+
+    cdef io_uring ring
+    cdef bint initialized
+    cdef bint enabled
+    cdef readonly unsigned setup_flags
+    cdef readonly str setup_mode
+    cdef readonly int owner_pid
+    cdef list slots                 # user_data -> Operation (None when free)
+    cdef list free_slots            # reusable user_data values
+    cdef readonly Py_ssize_t inflight
+    cdef Py_ssize_t background_inflight
+    cdef int skipped_enters
+    cdef bint closing               # draining: completions go to nobody
+    cdef readonly unsigned long long completions_dispatched
+    cdef readonly unsigned long long enters
+    cdef public object error_handler   # called as error_handler(exc, op)
+
+    def __cinit__(self):
+        self.slots = [None]         # user_data 0 marks CQEs nobody waits for
+        self.free_slots = []
+        self.owner_pid = getpid()
+
+    def __init__(self):
+        cdef io_uring_params params
+        cdef int ret = -ENOSYS
+        for mode, flags in SETUP_FLAG_CHOICES:
+            memset(&params, 0, sizeof(params))
+            params.flags = flags | AIOURING_SETUP_CQSIZE | AIOURING_SETUP_CLAMP
+            params.cq_entries = CQ_ENTRIES
+            ret = io_uring_queue_init_params(SQ_ENTRIES, &self.ring, &params)
+            if ret == 0:
+                self.initialized = True
+                self.setup_flags = flags
+                self.setup_mode = mode
+                self.enabled = not (flags & AIOURING_SETUP_R_DISABLED)
+                return
+            if ret != -EINVAL:
+                break
+        raise_ring_unavailable(-ret)
+
+    def __dealloc__(self):
+        if self.initialized:
+            io_uring_queue_exit(&self.ring)
+            self.initialized = False
+
+    @property
+    def fd(self):
+        return self.ring.ring_fd if self.initialized else -1
+
+    @property
+    def defer_taskrun(self):
+        return bool(self.setup_flags & AIOURING_SETUP_DEFER_TASKRUN)
+
+    cdef inline int check_open(self) except -1:
+        if not self.initialized:
+            raise RuntimeError("the io_uring of this loop is closed")
+        return 0
+
+    # -- operations -------------------------------------------------------
+
+    cdef uint64_t attach(self, Operation op) except 0:
+        """Gives op a user_data slot; the ring holds op until its last CQE."""
+        cdef uint64_t user_data
+        if self.free_slots:
+            user_data = <uint64_t>self.free_slots.pop()
+            self.slots[user_data] = op
+        else:
+            user_data = <uint64_t>len(self.slots)
+            self.slots.append(op)
+        op.user_data = user_data
+        self.inflight += 1
+        if op.background:
+            self.background_inflight += 1
+        return user_data
+
+    cdef inline void detach(self, Operation op):
+        cdef uint64_t user_data = op.user_data
+        op.user_data = 0
+        self.slots[user_data] = None
+        self.free_slots.append(user_data)
+        self.inflight -= 1
+        if op.background:
+            self.background_inflight -= 1
+
+    cdef io_uring_sqe* sqe(self) except NULL:
+        """A zeroed SQE; a full SQ is submitted to the kernel and retried."""
+        cdef io_uring_sqe* sqe
+        cdef int ret
+        self.check_open()
+        sqe = io_uring_get_sqe(&self.ring)
+        while sqe == NULL:
+            if not self.enabled:
+                self.enable()
+            ret = io_uring_submit(&self.ring)
+            if ret == -EBUSY or ret == -EAGAIN or ret == -EINTR:
+                # The kernel wants its completions reaped before it takes more.
+                self.reap()
+            elif ret < 0:
+                raise_errno(-ret)
+            sqe = io_uring_get_sqe(&self.ring)
+        return sqe
+
+    cdef io_uring_sqe* sqe_for(self, Operation op, int opcode, int fd,
+                               const void* addr, unsigned length,
+                               uint64_t offset) except NULL:
+        """Prepares an SQE for op and attaches op to the ring."""
+        cdef io_uring_sqe* sqe = self.sqe()
+        io_uring_prep_rw(opcode, sqe, fd, addr, length, offset)
+        io_uring_sqe_set_data64(sqe, self.attach(op))
+        return sqe
+
+    cdef int cancel(self, Operation op) except -1:
+        """Asks the kernel to cancel op; its CQE (-ECANCELED, or a result the
+        kernel had already produced) still arrives and still releases it."""
+        cdef io_uring_sqe* sqe
+        if op.user_data == 0 or not self.initialized:
+            return 0
+        sqe = self.sqe()
+        io_uring_prep_cancel64(sqe, op.user_data, 0)
+        io_uring_sqe_set_data64(sqe, 0)
+        sqe.flags |= IOSQE_CQE_SKIP_SUCCESS
+        return 0
+
+    # -- waiting and dispatch ---------------------------------------------
+
+    cdef int enable(self) except -1:
+        cdef int ret = aiouring_enable_rings(&self.ring)
+        if ret < 0:
+            raise_errno(-ret)
+        self.enabled = True
+        return 0
+
+    cdef int wait(self, double timeout) except -1:
+        """Submits everything queued and waits up to timeout seconds (< 0: no
+        limit, 0: don't sleep) for a completion; then dispatches completions.
+        One io_uring_enter at most."""
+        cdef __kernel_timespec ts
+        cdef __kernel_timespec* tsp = NULL
+        cdef io_uring_cqe* cqe = NULL
+        cdef int ret
+        self.check_open()
+        if not self.enabled:
+            self.enable()
+        if getpid() != self.owner_pid:
+            raise RuntimeError(
+                "this event loop was created before fork(); the child process "
+                "must create a loop of its own")
+        if timeout == 0:
+            if (io_uring_sq_ready(&self.ring) == 0
+                    and self.inflight == self.background_inflight
+                    and self.skipped_enters < MAX_SKIPPED_ENTERS):
+                self.skipped_enters += 1
+                return 0
+            ret = io_uring_submit_and_get_events(&self.ring)
+        else:
+            if timeout > 0:
+                ts.tv_sec = <long long>timeout
+                ts.tv_nsec = <long long>((timeout - ts.tv_sec) * 1e9)
+                tsp = &ts
+            with nogil:
+                ret = io_uring_submit_and_wait_timeout(&self.ring, &cqe, 1, tsp, NULL)
+        self.skipped_enters = 0
+        self.enters += 1
+        if ret < 0 and ret != -ETIME and ret != -EINTR and ret != -EAGAIN and ret != -EBUSY:
+            if ret == -EEXIST:
+                raise RuntimeError(
+                    "this event loop's io_uring is bound to the thread that first "
+                    "ran it (IORING_SETUP_SINGLE_ISSUER); run the loop from that "
+                    "thread only")
+            raise_errno(-ret)
+        self.reap()
+        if ret == -EINTR:
+            PyErr_CheckSignals()
+        return 0
+
+    cdef int reap(self) except -1:
+        """Dispatches every CQE posted so far to its operation."""
+        cdef io_uring_cqe* cqes[CQE_BATCH]
+        cdef CompletionEntry entries[CQE_BATCH]
+        cdef unsigned count, i
+        cdef Operation op
+        while True:
+            count = io_uring_peek_batch_cqe(&self.ring, cqes, CQE_BATCH)
+            if count == 0:
+                return 0
+            # Copy out and free the CQ slots first: dispatch may submit more.
+            for i in range(count):
+                entries[i].user_data = cqes[i].user_data
+                entries[i].res = cqes[i].res
+                entries[i].flags = cqes[i].flags
+            io_uring_cq_advance(&self.ring, count)
+            for i in range(count):
+                if entries[i].user_data == 0:
+                    continue
+                op = <Operation>self.slots[entries[i].user_data]
+                if not (entries[i].flags & IORING_CQE_F_MORE):
+                    self.detach(op)
+                self.completions_dispatched += 1
+                if self.closing:
+                    continue
+                try:
+                    op.complete(entries[i].res, entries[i].flags)
+                except BaseException as exc:
+                    if self.error_handler is None:
+                        raise
+                    self.error_handler(exc, op)
+            if count < CQE_BATCH:
+                return 0
+
+    cdef int drain(self, double limit) except -1:
+        """Cancels everything in flight and waits (up to limit seconds) for
+        the CQEs, so no buffer is freed while the kernel may still use it."""
+        cdef io_uring_sqe* sqe
+        cdef double deadline = monotonic() + limit
+        cdef Operation op
+        if not self.initialized or self.inflight == 0:
+            return 0
+        if getpid() != self.owner_pid:
+            return 0
+        self.closing = True
+        for op in self.slots:
+            if op is not None:
+                self.cancel(op)
+        while self.inflight > 0 and monotonic() < deadline:
+            try:
+                self.wait(0.05)
+            except RuntimeError:
+                break           # another thread owns the ring: cannot drain
+        return 0
+
+    def close(self):
+        """Drains in-flight requests, then tears the ring down."""
+        if not self.initialized:
+            return
+        try:
+            self.drain(1.0)
+        finally:
+            if self.inflight > 0 and getpid() == self.owner_pid:
+                # The kernel may still write into these requests' buffers:
+                # keep them alive for the life of the process.
+                _unreleased_operations.extend(
+                    op for op in self.slots if op is not None)
+            self.slots = [None]
+            self.free_slots = []
+            self.inflight = self.background_inflight = 0
+            io_uring_queue_exit(&self.ring)
+            self.initialized = False
+
+
+cdef list _unreleased_operations = []
+
+
+cdef int raise_errno(int err) except -1:
+    raise OSError(err, strerror(err))
+
+
+cdef int raise_ring_unavailable(int err) except -1:
+    from aiouring.errors import RingUnavailableError
+    raise RingUnavailableError.from_errno(err)
