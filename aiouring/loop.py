@@ -20,7 +20,11 @@ class Loop(_ring.SocketLoop, _UnixLoop):
     """
 
     def __init__(self):
-        self._init_core()
+        try:
+            self._init_core()
+        except BaseException:
+            self._closed = True     # nothing to close; keeps __del__ quiet
+            raise
         _UnixLoop.__init__(self)
 
     def _make_self_pipe(self):

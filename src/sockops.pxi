@@ -7,6 +7,16 @@ cdef object errno_error(int err):
     return OSError(err, strerror(err))
 
 
+cdef int get_writable_buffer(object obj, Py_buffer* view) except -1:
+    # As socket.recv_into(): a read-only buffer is a TypeError.
+    try:
+        PyObject_GetBuffer(obj, view, PyBUF_WRITABLE)
+    except BufferError:
+        raise TypeError(
+            f"a read-write bytes-like object is required, not '{type(obj).__name__}'")
+    return 0
+
+
 cdef class SocketOperation(Operation):
     cdef SocketLoop loop
     cdef object future
@@ -194,6 +204,7 @@ cdef class AcceptOp(SocketOperation):
             return self.fail(-res)
         sock = self.sock
         conn = socket_socket(sock.family, sock.type, sock.proto, fileno=res)
+        conn.setblocking(False)     # the fd already is; this sets the object's timeout
         peer = sockaddr_to_python(<sockaddr*>&self.address, self.address_length)
         return self.finish((conn, peer))
 
@@ -290,7 +301,7 @@ cdef class SocketLoop(LoopCore):
         self.check_closed()
         self.check_socket(sock)
         cdef RecvIntoOp op = self.bind_op(RecvIntoOp.__new__(RecvIntoOp), sock)
-        PyObject_GetBuffer(buf, &op.view, PyBUF_WRITABLE)
+        get_writable_buffer(buf, &op.view)
         op.has_view = True
         if self.leftovers:
             data = self.take_leftover(sock)
@@ -335,7 +346,7 @@ cdef class SocketLoop(LoopCore):
         self.check_closed()
         self.check_socket(sock)
         cdef RecvMsgOp op = self.bind_op(RecvMsgOp.__new__(RecvMsgOp), sock)
-        PyObject_GetBuffer(buf, &op.view, PyBUF_WRITABLE)
+        get_writable_buffer(buf, &op.view)
         op.has_view = True
         if nbytes < 0:
             raise ValueError("negative buffersize in recvfrom_into")

@@ -1,0 +1,98 @@
+"""Every loop test runs twice: on asyncio's own loop and on aiouring's.
+
+Sync tests take the parametrized `loop` fixture; async tests are run by
+pytest-asyncio once per loop factory (its pytest_asyncio_loop_factories hook)
+and take `aloop`. Both fail on any unexpected call of the loop's exception
+handler; the loop is closed and garbage collected afterwards.
+"""
+
+import asyncio
+import gc
+
+import pytest
+
+import aiouring
+
+FACTORIES = {
+    "asyncio": asyncio.SelectorEventLoop,
+    "aiouring": aiouring.new_event_loop,
+}
+
+
+def is_aiouring(loop):
+    return isinstance(loop, aiouring.Loop)
+
+
+def pytest_asyncio_loop_factories(config, item):
+    """pytest-asyncio runs every async test once per loop factory."""
+    return FACTORIES
+
+
+def _runs_on_asyncio(item):
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    return (params.get("loop_name") == "asyncio"
+            or params.get("_asyncio_loop_factory") is FACTORIES["asyncio"])
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "aiouring_only(reason): a guarantee asyncio's loop does not give")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked aiouring_only check guarantees beyond asyncio's: they are
+    not collected for asyncio's loop (rather than skipped there)."""
+    keep, drop = [], []
+    for item in items:
+        if item.get_closest_marker("aiouring_only") and _runs_on_asyncio(item):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+class ExceptionHandlerCalls(list):
+    """Records exception-handler calls; a test that expects them pops them."""
+
+    def __call__(self, loop, context):
+        self.append(context)
+
+
+@pytest.fixture
+def handler_calls():
+    return ExceptionHandlerCalls()
+
+
+@pytest.fixture(params=list(FACTORIES))
+def loop_name(request):
+    return request.param
+
+
+@pytest.fixture
+def loop(loop_name, handler_calls):
+    loop = FACTORIES[loop_name]()
+    loop.set_exception_handler(handler_calls)
+    asyncio.set_event_loop(loop)
+    yield loop
+    try:
+        if not loop.is_closed():
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        gc.collect()
+    assert not handler_calls, f"unexpected exception handler calls: {handler_calls}"
+
+
+@pytest.fixture
+async def aloop(request, handler_calls):
+    """The running loop of an async test, checked to be the one asked for."""
+    running = asyncio.get_running_loop()
+    assert is_aiouring(running) == (not _runs_on_asyncio(request.node))
+    running.set_exception_handler(handler_calls)
+    yield running
+    assert not handler_calls, f"unexpected exception handler calls: {handler_calls}"

@@ -1,0 +1,75 @@
+"""Unix signal handlers and Ctrl-C."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+async def test_signal_handler_runs_on_the_loop(aloop):
+    got = asyncio.Event()
+    aloop.add_signal_handler(signal.SIGUSR1, got.set)
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await asyncio.wait_for(got.wait(), 5)
+    finally:
+        assert aloop.remove_signal_handler(signal.SIGUSR1)
+    assert not aloop.remove_signal_handler(signal.SIGUSR1)
+
+
+async def test_signal_handler_wakes_an_idle_loop(aloop):
+    got = asyncio.Event()
+    aloop.add_signal_handler(signal.SIGUSR2, got.set)
+    try:
+        # The signal arrives while the loop sleeps with nothing else to do.
+        aloop.run_in_executor(None, os.kill, os.getpid(), signal.SIGUSR2)
+        await asyncio.wait_for(got.wait(), 5)
+    finally:
+        aloop.remove_signal_handler(signal.SIGUSR2)
+
+
+async def test_invalid_signals(aloop):
+    with pytest.raises(RuntimeError):
+        aloop.add_signal_handler(signal.SIGKILL, lambda: None)
+    with pytest.raises(ValueError):
+        aloop.add_signal_handler(10_000, lambda: None)
+    with pytest.raises(TypeError):
+        aloop.add_signal_handler("SIGINT", lambda: None)
+
+
+CTRL_C_PROGRAM = textwrap.dedent("""
+    import asyncio, os, signal, sys
+    {setup}
+    async def main():
+        print("ready", flush=True)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            print("cancelled", flush=True)
+            raise
+    try:
+        {run}(main())
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", flush=True)
+        sys.exit(3)
+""")
+
+
+@pytest.mark.parametrize("runner", ["asyncio", "aiouring"])
+def test_ctrl_c_under_run_cancels_main_and_raises_keyboard_interrupt(runner):
+    setup = "import aiouring" if runner == "aiouring" else ""
+    program = CTRL_C_PROGRAM.format(setup=setup, run=f"{runner}.run")
+    proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert out.split() == ["cancelled", "KeyboardInterrupt"]
+    assert proc.returncode == 3
