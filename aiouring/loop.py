@@ -28,10 +28,12 @@ class Loop(_ring.SocketLoop, _UnixLoop):
         _UnixLoop.__init__(self)
 
     def _make_self_pipe(self):
-        pass            # the core made it and reads it through the ring
+        # The core made it and reads it through the ring.
+        self._internal_fds += 1
 
     def _close_self_pipe(self):
-        pass            # the core closes it after draining the ring
+        # The core closes it after draining the ring.
+        self._internal_fds -= 1
 
     @property
     def _ready(self):

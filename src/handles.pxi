@@ -20,7 +20,7 @@ cdef class Handle:
         self.context = context if context is not None else PyContext_CopyCurrent()
         self._source_traceback = None
         if self.loop._debug:
-            self._source_traceback = extract_stack(sys_getframe(1))
+            self._source_traceback = extract_stack(sys_getframe(0))
 
     cdef int run(self) except -1:
         cdef object callback = self.callback
@@ -110,8 +110,6 @@ cdef class TimerHandle(Handle):
 
     def __init__(self, when, callback, args, loop, context=None):
         Handle.__init__(self, callback, args, loop, context)
-        if self._source_traceback:
-            self._source_traceback.pop()
         self._when = when
 
     def when(self):

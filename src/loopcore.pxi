@@ -24,7 +24,7 @@ cdef Handle new_handle(LoopCore loop, object callback, tuple args, object contex
     handle.loop = loop
     handle.context = context if context is not None else PyContext_CopyCurrent()
     if loop._debug:
-        handle._source_traceback = extract_stack(sys_getframe(2))
+        handle._source_traceback = extract_stack(sys_getframe(0))
     return handle
 
 
@@ -213,7 +213,7 @@ cdef class LoopCore:
         handle.context = context if context is not None else PyContext_CopyCurrent()
         handle._when = when
         if self._debug:
-            handle._source_traceback = extract_stack(sys_getframe(1))
+            handle._source_traceback = extract_stack(sys_getframe(0))
         self.timers.push(handle)
         return handle
 
@@ -338,7 +338,10 @@ cdef class LoopCore:
         watch.active = False
         watch.handle.cancel()
         if not self._closed:
+            # Cancel now: the poll holds a reference to the file, and the
+            # caller may close the fd expecting the socket to go away.
             self._ring.cancel(watch)
+            self._ring.submit_now()
         return True
 
     def _add_reader(self, fd, callback, *args):

@@ -165,6 +165,20 @@ cdef class Ring:
         sqe.flags |= IOSQE_CQE_SKIP_SUCCESS
         return 0
 
+    cdef int submit_now(self) except -1:
+        """Submits what is queued right away (no wait), for requests whose
+        effect must start before the next iteration: a connect that must
+        send its SYN, a cancel that must release a file. Completions stay in
+        the CQ for the next wait. Nothing happens before the loop first ran
+        (the ring is not enabled yet) or in a forked child."""
+        cdef int ret
+        if not self.initialized or not self.enabled or getpid() != self.owner_pid:
+            return 0
+        ret = io_uring_submit_and_get_events(&self.ring)
+        if ret < 0 and ret != -EINTR and ret != -EAGAIN and ret != -EBUSY:
+            raise_errno(-ret)
+        return 0
+
     # -- waiting and dispatch ---------------------------------------------
 
     cdef int enable(self) except -1:

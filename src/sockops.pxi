@@ -430,6 +430,9 @@ cdef class SocketLoop(LoopCore):
         op.python_address = address
         cdef socklen_t length = sockaddr_from_python(sock.family, address, &op.address)
         self._ring.sqe_for(op, IORING_OP_CONNECT, self.sock_fd(sock), &op.address, 0, length)
+        # Start connecting now, as connect() would: callers may accept() on
+        # the other side before this loop iterates again.
+        self._ring.submit_now()
         try:
             return await op.future
         except BaseException:
