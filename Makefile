@@ -3,10 +3,13 @@
 #   make build             make debug (AIOURING_DEBUG=1 build)
 #   make clean             make distclean (also drops .venv)
 
-.PHONY: test bench build debug clean distclean
+.PHONY: test test-kernel bench build debug clean distclean
 
 test:
 	tools/go test $(ARGS)
+
+test-kernel:
+	tools/go test-kernel $(ARGS)
 
 bench:
 	tools/go bench $(if $(QUICK),--quick) $(ARGS)

@@ -8,10 +8,14 @@ handler; the loop is closed and garbage collected afterwards.
 
 import asyncio
 import gc
+import os
 
 import pytest
 
 import aiouring
+
+# tests/kernel/ runs inside the Linux 7.x guest (make test-kernel) only.
+collect_ignore = [] if os.environ.get("AIOURING_IN_KERNELVM") else ["kernel"]
 
 FACTORIES = {
     "asyncio": asyncio.SelectorEventLoop,

@@ -18,20 +18,33 @@ How the loop gets into the tests (done inside one worker process per module):
   modules do in tearDownModule/tearDown) the next lookup installs that
   policy again.  ``asyncio.new_event_loop()``, ``asyncio.run()``,
   ``asyncio.Runner`` and ``unittest.IsolatedAsyncioTestCase`` therefore all
-  get the chosen loop.
+  get the chosen loop.  Each test also starts from a fresh policy (some
+  tests install their own policy or child watcher and never restore it).
 * Modules that hardcode ``asyncio.SelectorEventLoop`` get generated test
   classes (named ``TargetLoop...``) built from the module's loop-agnostic
   mixins, with the loop factory returning the chosen loop; the hardcoded
   selector/proactor classes they replace are left out of the run.  See
   ``_patch_*`` below for the per-module details.
+  test_futures/test_tasks get generated classes from their Base*Tests
+  mixins (C Task/Future) whose ``new_test_loop`` returns the chosen loop;
+  tests that need TestLoop's virtual clock (a time generator) are skipped
+  there.  test_runners gets subclasses whose ``new_loop`` is the chosen loop.
 * Tests built on ``test_utils.TestLoop`` (a virtual-clock BaseEventLoop
-  subclass) cannot run on another loop; they still run, and are reported as
-  "not on loop".
+  subclass) or on explicit ``asyncio.SelectorEventLoop()`` mocks cannot run
+  on another loop; they still run, and are reported as "not on loop".
+* Two harness helpers are adapted without changing what tests check:
+  ``test_utils.TestCase.close_loop`` (reads BaseEventLoop's private
+  ``_default_executor``) and ``test_utils.run_until`` (its timeout path
+  raises AttributeError on 3.11).
 
-Counting: every loop handed out by the policy or the generated classes is
-registered; a per-test flag (reset in the result's startTest) records whether
-any such loop was created during the test.  Only tests with the flag set
-count towards the pass rate; the rest are reported as "not on loop".
+The loop package is imported from the environment; if it is not installed,
+the repository root is tried as well (an in-place build).
+
+Counting: every loop created through the policy or the generated classes
+raises a per-test flag (reset in the result's startTest), which records
+whether any loop of the chosen class was created during the test.  Only
+tests with the flag set count towards the pass rate; the rest are reported
+as "not on loop".  Skipped tests are counted apart.
 
 Each module runs in its own subprocess with a per-module time budget and a
 per-test hang limit.  If a worker crashes or hangs, the test it was in is
@@ -126,21 +139,30 @@ def _resolve_loop(name):
     return policy_cls, loop_cls, factory, version
 
 
-def _register(loop):
-    """Mark `loop` as a target loop and flag the running test."""
-    if _Target.loop_cls is not None and not isinstance(loop,
-                                                       _Target.loop_cls):
-        return loop
-    if not _Target.touched:
+def _creating(make):
+    """Create a loop through the target's factory/policy, flagging the test.
+
+    The flag is raised before the loop is constructed so that a crash or
+    hang inside the constructor is attributed to the loop; it is lowered
+    again if what came back is not an instance of the target loop class.
+    """
+    was = _Target.touched
+    if not was:
         _Target.touched = True
         if _Target.emit_touch is not None:
-            _Target.emit_touch()
+            _Target.emit_touch(True)
+    loop = make()
+    if (not was and _Target.loop_cls is not None and
+            not isinstance(loop, _Target.loop_cls)):
+        _Target.touched = False
+        if _Target.emit_touch is not None:
+            _Target.emit_touch(False)
     return loop
 
 
 def _new_target_loop():
     """Factory used by the generated test classes."""
-    return _register(_Target.factory())
+    return _creating(_Target.factory)
 
 
 def _install_target(name):
@@ -151,7 +173,7 @@ def _install_target(name):
 
     class TrackingPolicy(policy_cls):
         def new_event_loop(self):
-            return _register(super().new_event_loop())
+            return _creating(super().new_event_loop)
 
     TrackingPolicy.__name__ = TrackingPolicy.__qualname__ = (
         f'Tracking{policy_cls.__name__}')
@@ -629,8 +651,8 @@ def worker_main(args):
 
     current = {'id': None}
 
-    def on_touch():
-        emit({'ev': 'loop', 'id': current['id']})
+    def on_touch(flag):
+        emit({'ev': 'loop', 'id': current['id'], 'on': flag})
 
     _Target.emit_touch = on_touch
 
@@ -912,7 +934,7 @@ def run_module(args, module, tmpdir):
                     current_on_loop = False
                 elif ev == 'loop':
                     if r.get('id') == current:
-                        current_on_loop = True
+                        current_on_loop = r.get('on', True)
                 elif ev == 'result':
                     r = dict(r)
                     del r['ev']
@@ -1366,4 +1388,8 @@ def _run(args, modules, tmpdir):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:        # e.g. piped into `head`
+        sys.stderr.close()
+        sys.exit(1)
