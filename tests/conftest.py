@@ -1,8 +1,8 @@
 """Every loop test runs twice: on asyncio's own loop and on aiouring's.
 
 Sync tests take the parametrized `loop` fixture; async tests are run by
-pytest-asyncio once per loop factory (its pytest_asyncio_loop_factories hook)
-and take `aloop`. Both fail on any unexpected call of the loop's exception
+pytest-asyncio once per loop, through aiouring's own pytest plugin
+(`aiouring_loops = asyncio,aiouring` in setup.cfg), and take `aloop`. Both fail on any unexpected call of the loop's exception
 handler; the loop is closed and garbage collected afterwards.
 """
 
@@ -13,23 +13,18 @@ import os
 import pytest
 
 import aiouring
+from aiouring.pytest_plugin import LOOP_FACTORIES
+
+pytest_plugins = ["pytester"]
 
 # tests/kernel/ runs inside the Linux 7.x guest (make test-kernel) only.
 collect_ignore = [] if os.environ.get("AIOURING_IN_KERNELVM") else ["kernel"]
 
-FACTORIES = {
-    "asyncio": asyncio.SelectorEventLoop,
-    "aiouring": aiouring.new_event_loop,
-}
+FACTORIES = {name: LOOP_FACTORIES[name] for name in ("asyncio", "aiouring")}
 
 
 def is_aiouring(loop):
     return isinstance(loop, aiouring.Loop)
-
-
-def pytest_asyncio_loop_factories(config, item):
-    """pytest-asyncio runs every async test once per loop factory."""
-    return FACTORIES
 
 
 def _runs_on_asyncio(item):
