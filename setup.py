@@ -12,8 +12,8 @@ directives = {"linetrace": True, "binding": True} if DEBUG else {}
 extensions = [
     Extension(
         "aiouring._ring",
-        ["src/_ring.pyx"],
-        include_dirs=["src"],
+        ["src/_ring.pyx", "src/chain_native.c"],
+        include_dirs=["src", "aiouring/bpf", "bpf"],
         libraries=["uring"],
         define_macros=macros,
         extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],

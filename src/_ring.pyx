@@ -2,9 +2,9 @@
 # cython: freethreading_compatible=False
 """aiouring's native core: the io_uring driver and the hot half of the loop."""
 
-from libc.errno cimport (EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
+from libc.errno cimport (EIO, ELOOP, EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
                          ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT)
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, uintptr_t
 from libc.string cimport memset, memcpy, strerror
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from posix.unistd cimport getpid
@@ -17,6 +17,7 @@ from cpython.exc cimport PyErr_CheckSignals
 
 from includes.uring cimport *
 from includes.system cimport *
+from includes.chain cimport *
 
 from asyncio import Future
 from asyncio.base_events import _format_handle as format_handle
@@ -40,6 +41,7 @@ except ImportError:      # Python built without ssl
 
 cdef class LoopCore
 cdef class SocketLoop
+cdef class ChainLoop
 
 include "ring.pxi"
 include "handles.pxi"
@@ -47,4 +49,5 @@ include "timers.pxi"
 include "loopcore.pxi"
 include "addresses.pxi"
 include "sockops.pxi"
+include "chainprog.pxi"
 include "probe.pxi"

@@ -1,0 +1,60 @@
+/* copy(src_fd, dst_fd, buf, chunk, max_bytes): read a chunk, write exactly
+ * what was read (again after a short write), repeat until EOF or max_bytes.
+ * Result: the number of bytes copied. Files and sockets alike (the current
+ * position is used for both). */
+#include "chain.h"
+
+enum { COPY_SRC, COPY_DST, COPY_BUF, COPY_CHUNK, COPY_MAX };
+enum { COPY_TOTAL, COPY_PENDING, COPY_WRITTEN };
+enum { COPY_READING, COPY_WRITING };
+
+CHAIN_INLINE int copy_read_next(struct aiouring_chain *c, struct chain_io *io)
+{
+	__u64 left = c->arg[COPY_MAX] - c->var[COPY_TOTAL];
+	__u32 len = c->arg[COPY_CHUNK];
+
+	if (left == 0)
+		return chain_finish(c, c->var[COPY_TOTAL]);
+	if (left < len)
+		len = left;
+	c->phase = COPY_READING;
+	return chain_read(io, c->arg[COPY_SRC], c->arg[COPY_BUF], len,
+			  CHAIN_CURRENT_POSITION);
+}
+
+CHAIN_INLINE int copy_write_rest(struct aiouring_chain *c, struct chain_io *io)
+{
+	__u64 done = c->var[COPY_WRITTEN];
+	c->phase = COPY_WRITING;
+	return chain_write(io, c->arg[COPY_DST], c->arg[COPY_BUF] + done,
+			   c->var[COPY_PENDING] - done, CHAIN_CURRENT_POSITION);
+}
+
+static int copy_start(struct aiouring_chain *c, struct chain_io *io)
+{
+	if (c->arg[COPY_CHUNK] == 0)
+		return chain_finish(c, -CHAIN_EINVAL);
+	return copy_read_next(c, io);
+}
+
+static int copy_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+{
+	if (res < 0)
+		return chain_finish(c, res);
+	if (c->phase == COPY_READING) {
+		if (res == 0)
+			return chain_finish(c, c->var[COPY_TOTAL]);
+		c->var[COPY_PENDING] = res;
+		c->var[COPY_WRITTEN] = 0;
+		return copy_write_rest(c, io);
+	}
+	if (res == 0)
+		return chain_finish(c, -CHAIN_EIO);
+	c->var[COPY_WRITTEN] += res;
+	if (c->var[COPY_WRITTEN] < c->var[COPY_PENDING])
+		return copy_write_rest(c, io);
+	c->var[COPY_TOTAL] += c->var[COPY_PENDING];
+	return copy_read_next(c, io);
+}
+
+CHAIN_PROGRAM(copy);
