@@ -36,6 +36,8 @@ def parse_args(argv):
     p.add_argument("--runs", type=int, help="repetitions per loop")
     p.add_argument("--duration", type=float, help="measured seconds per sample")
     p.add_argument("--json", metavar="PATH", help="write every sample and machine info")
+    p.add_argument("--plots", metavar="DIR",
+                   help="write a PNG bar chart of ratios per scenario into DIR")
     args = p.parse_args(argv)
     args.names = list(dict.fromkeys(args.names + split(args.scenarios))) or list(scenarios.NAMES)
     args.loops = list(dict.fromkeys(split(args.loops)))
@@ -217,5 +219,10 @@ def main(argv=None):
                        "config": {k: v for k, v in vars(args).items() if k != "json"},
                        "samples": samples, "summary": summary}, f, indent=2)
         print(f"wrote {args.json}")
+    if args.plots:
+        from . import plots
+        for path in plots.plot({"meta": machine_info(status), "summary": summary},
+                               args.plots):
+            print(f"wrote {path}")
     failed = any(s["error"] for s in samples) or not usable
     return 1 if failed else 0
