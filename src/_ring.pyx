@@ -19,7 +19,7 @@ from includes.uring cimport *
 from includes.system cimport *
 from includes.chain cimport *
 
-from asyncio import Future
+from asyncio import Future, InvalidStateError
 from asyncio.base_events import _format_handle as format_handle
 from asyncio.format_helpers import (
     _format_callback_source as format_callback_source,
@@ -27,7 +27,7 @@ from asyncio.format_helpers import (
 )
 from asyncio.log import logger
 from collections import deque
-from os import fsencode, fsdecode
+from os import fsencode, fsdecode, register_at_fork
 from selectors import _fileobj_to_fd as fileobj_to_fd
 from socket import (getaddrinfo as socket_getaddrinfo, socket as socket_socket,
                     socketpair)

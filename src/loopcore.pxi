@@ -104,6 +104,7 @@ cdef class LoopCore:
     cdef dict readers
     cdef dict writers
     cdef object leftovers       # socket -> data the kernel delivered after a cancel
+    cdef Py_ssize_t leftover_count  # entries in leftovers: a C check on hot paths
     cdef readonly int _pid
     cdef object __weakref__
 

@@ -12,6 +12,19 @@ cdef enum:
     MAX_SKIPPED_ENTERS = 32
 
 
+# Bumped in a child after fork(): a ring made before it belongs to the parent.
+# (Cheaper than a getpid() system call on every iteration.)
+cdef unsigned long fork_generation = 0
+
+
+def _after_fork_in_child():
+    global fork_generation
+    fork_generation += 1
+
+
+register_at_fork(after_in_child=_after_fork_in_child)
+
+
 cdef class Operation:
     """One io_uring request in flight; the ring keeps it (and so its buffers)
     alive until the request's last CQE has arrived, cancelled or not."""
@@ -48,7 +61,7 @@ cdef class Ring:
     cdef bint enabled
     cdef readonly unsigned setup_flags
     cdef readonly str setup_mode
-    cdef readonly int owner_pid
+    cdef unsigned long generation     # fork_generation when set up
     cdef list slots                 # user_data -> Operation (None when free)
     cdef list free_slots            # reusable user_data values
     cdef readonly Py_ssize_t inflight
@@ -62,7 +75,7 @@ cdef class Ring:
     def __cinit__(self):
         self.slots = [None]         # user_data 0 marks CQEs nobody waits for
         self.free_slots = []
-        self.owner_pid = getpid()
+        self.generation = fork_generation
 
     def __init__(self):
         cdef io_uring_params params
@@ -94,6 +107,9 @@ cdef class Ring:
     @property
     def defer_taskrun(self):
         return bool(self.setup_flags & AIOURING_SETUP_DEFER_TASKRUN)
+
+    cdef inline bint forked(self):
+        return self.generation != fork_generation
 
     cdef inline int check_open(self) except -1:
         if not self.initialized:
@@ -172,7 +188,7 @@ cdef class Ring:
         the CQ for the next wait. Nothing happens before the loop first ran
         (the ring is not enabled yet) or in a forked child."""
         cdef int ret
-        if not self.initialized or not self.enabled or getpid() != self.owner_pid:
+        if not self.initialized or not self.enabled or self.forked():
             return 0
         ret = io_uring_submit_and_get_events(&self.ring)
         if ret < 0 and ret != -EINTR and ret != -EAGAIN and ret != -EBUSY:
@@ -199,7 +215,7 @@ cdef class Ring:
         self.check_open()
         if not self.enabled:
             self.enable()
-        if getpid() != self.owner_pid:
+        if self.forked():
             raise RuntimeError(
                 "this event loop was created before fork(); the child process "
                 "must create a loop of its own")
@@ -273,7 +289,7 @@ cdef class Ring:
         cdef Operation op
         if not self.initialized or self.inflight == 0:
             return 0
-        if getpid() != self.owner_pid:
+        if self.forked():
             return 0
         self.closing = True
         for op in self.slots:
@@ -293,7 +309,7 @@ cdef class Ring:
         try:
             self.drain(1.0)
         finally:
-            if self.inflight > 0 and getpid() == self.owner_pid:
+            if self.inflight > 0 and not self.forked():
                 # The kernel may still write into these requests' buffers:
                 # keep them alive for the life of the process.
                 _unreleased_operations.extend(

@@ -23,9 +23,9 @@ cdef class SocketOperation(Operation):
     cdef object sock
 
     cdef int finish(self, object result) except -1:
-        if not self.future.cancelled():
+        try:
             self.future.set_result(result)
-        else:
+        except InvalidStateError:       # cancelled: nobody takes the result
             self.salvage(result)
         return 0
 
@@ -254,12 +254,14 @@ cdef class SocketLoop(LoopCore):
         if queue is None:
             queue = self.leftovers[sock] = deque()
         queue.append(item)
+        self.leftover_count += 1
 
     cdef object take_leftover(self, sock):
         queue = self.leftovers.get(sock)
         if not queue:
             return None
         item = queue.popleft()
+        self.leftover_count -= 1
         if not queue:
             del self.leftovers[sock]
         return item
@@ -269,6 +271,7 @@ cdef class SocketLoop(LoopCore):
         if queue is None:
             queue = self.leftovers[sock] = deque()
         queue.appendleft(item)
+        self.leftover_count += 1
 
     async def sock_recv(self, sock, Py_ssize_t n):
         """Receives up to n bytes from sock (io_uring RECV)."""
@@ -276,7 +279,7 @@ cdef class SocketLoop(LoopCore):
         self.check_socket(sock)
         if n < 0:
             raise ValueError("negative buffersize in recv")
-        if self.leftovers:
+        if self.leftover_count:
             data = self.take_leftover(sock)
             if data is not None:
                 if len(data) > n:
@@ -303,7 +306,7 @@ cdef class SocketLoop(LoopCore):
         cdef RecvIntoOp op = self.bind_op(RecvIntoOp.__new__(RecvIntoOp), sock)
         get_writable_buffer(buf, &op.view)
         op.has_view = True
-        if self.leftovers:
+        if self.leftover_count:
             data = self.take_leftover(sock)
             if data is not None:
                 n = min(len(data), op.view.len)
@@ -325,7 +328,7 @@ cdef class SocketLoop(LoopCore):
         self.check_socket(sock)
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
-        if self.leftovers:
+        if self.leftover_count:
             item = self.take_leftover(sock)
             if item is not None:
                 return (item[0][:bufsize], item[1])
@@ -354,7 +357,7 @@ cdef class SocketLoop(LoopCore):
             if nbytes > op.view.len:
                 raise ValueError("nbytes is greater than the length of the buffer")
             nbytes = op.view.len
-        if self.leftovers:
+        if self.leftover_count:
             item = self.take_leftover(sock)
             if item is not None:
                 n = min(len(item[0]), nbytes)
@@ -408,7 +411,7 @@ cdef class SocketLoop(LoopCore):
         """Accepts a connection: (conn, address), conn non-blocking (io_uring ACCEPT)."""
         self.check_closed()
         self.check_socket(sock)
-        if self.leftovers:
+        if self.leftover_count:
             item = self.take_leftover(sock)
             if item is not None:
                 return item
