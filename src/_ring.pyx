@@ -32,6 +32,7 @@ from selectors import _fileobj_to_fd as fileobj_to_fd
 from socket import (getaddrinfo as socket_getaddrinfo, socket as socket_socket,
                     socketpair)
 from sys import _getframe as sys_getframe
+from warnings import warn
 from weakref import WeakKeyDictionary
 
 try:

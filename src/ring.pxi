@@ -312,8 +312,13 @@ cdef class Ring:
             if self.inflight > 0 and not self.forked():
                 # The kernel may still write into these requests' buffers:
                 # keep them alive for the life of the process.
-                _unreleased_operations.extend(
-                    op for op in self.slots if op is not None)
+                stuck = [op for op in self.slots if op is not None]
+                _unreleased_operations.extend(stuck)
+                warn(f"io_uring closed with {len(stuck)} request(s) the kernel did "
+                     f"not complete after cancellation "
+                     f"({', '.join(sorted({type(op).__name__ for op in stuck}))}); "
+                     "their buffers are kept for the life of the process",
+                     ResourceWarning, stacklevel=2)
             self.slots = [None]
             self.free_slots = []
             self.inflight = self.background_inflight = 0
