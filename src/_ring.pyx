@@ -3,22 +3,23 @@
 """aiouring's native core: the io_uring driver and the hot half of the loop."""
 
 from libc.errno cimport (EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
-                         ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT)
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+                         ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT,
+                         EIO)
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.string cimport memset, memcpy, strerror
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from posix.unistd cimport getpid
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
-                             PyBUF_WRITABLE, PyBUF_SIMPLE)
+                             PyBuffer_FillInfo, PyBUF_WRITABLE, PyBUF_SIMPLE)
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.exc cimport PyErr_CheckSignals
 
 from includes.uring cimport *
 from includes.system cimport *
 
-from asyncio import Future
+from asyncio import Future, CancelledError, shield
 from asyncio.base_events import _format_handle as format_handle
 from asyncio.format_helpers import (
     _format_callback_source as format_callback_source,
@@ -26,7 +27,7 @@ from asyncio.format_helpers import (
 )
 from asyncio.log import logger
 from collections import deque
-from os import fsencode, fsdecode
+from os import fsencode, fsdecode, makedev, stat_result, close as os_close
 from selectors import _fileobj_to_fd as fileobj_to_fd
 from socket import (getaddrinfo as socket_getaddrinfo, socket as socket_socket,
                     socketpair)
@@ -40,11 +41,18 @@ except ImportError:      # Python built without ssl
 
 cdef class LoopCore
 cdef class SocketLoop
+cdef class FileLoop
+cdef class AlignedBuffer
+cdef class RegisteredFiles
+cdef class RegisteredBuffers
 
 include "ring.pxi"
+include "registered.pxi"
 include "handles.pxi"
 include "timers.pxi"
 include "loopcore.pxi"
 include "addresses.pxi"
 include "sockops.pxi"
+include "fileops.pxi"
+include "chains.pxi"
 include "probe.pxi"
