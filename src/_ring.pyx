@@ -27,7 +27,8 @@ from asyncio.format_helpers import (
 )
 from asyncio.log import logger
 from collections import deque
-from os import fsencode, fsdecode, makedev, stat_result, close as os_close
+from os import (fsencode, fsdecode, makedev, stat_result, close as os_close,
+                strerror as os_strerror)
 from selectors import _fileobj_to_fd as fileobj_to_fd
 from socket import (getaddrinfo as socket_getaddrinfo, socket as socket_socket,
                     socketpair)

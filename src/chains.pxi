@@ -286,7 +286,12 @@ cdef class ChainOp(Operation):
             self.posted[step] = True
         if self.user_data:
             return 0            # more CQEs to come
-        self.finish()
+        try:
+            self.finish()
+        except BaseException as exc:
+            if not self.future.done():
+                self.future.set_exception(exc)
+            raise
         return 0
 
     cdef int finish(self) except -1:
@@ -326,21 +331,29 @@ cdef class ChainOp(Operation):
             elif i > broken:
                 outcome.append(CANCELLED)
             else:
-                outcome.append(step.result_of(step.implied_result)
-                               if step.result_kind != RESULT_RES
-                               else step.implied_result)
+                outcome.append(self.implied_outcome(step))
             if (step.opcode == IORING_OP_CLOSE and isinstance(step.fd, ChainStep)
                     and outcome[i] is not CANCELLED
                     and not isinstance(outcome[i], BaseException)):
                 closed.add(step.fd)
         self.release_steps(outcome, closed)
-        timed_out = (self.deadline != 0 and failed_at >= 0 and not self.cancelling
+        timed_out = (failed_at >= 0 and not self.cancelling
                      and self.results[failed_at] == -ECANCELED
-                     and monotonic() >= self.deadline - 0.001)
+                     and ((self.deadline != 0 and monotonic() >= self.deadline - 0.001)
+                          or (failed_at + 1 < n and (<ChainStep>self.steps[failed_at + 1]
+                                                     ).opcode == IORING_OP_LINK_TIMEOUT)))
         self.outcome = (outcome, failed_at, timed_out)
         if not self.future.done():
             self.future.set_result(self.outcome)
         return 0
+
+    cdef object implied_outcome(self, ChainStep step):
+        """The result of a step whose CQE was skipped because it succeeded."""
+        if step.result_kind == RESULT_RES:
+            return step.implied_result
+        if step.result_kind == RESULT_NONE:
+            return None
+        return step.result_of(step.implied_result or 0)
 
     cdef int release_steps(self, list outcome, set closed) except -1:
         cdef ChainStep step

@@ -13,10 +13,10 @@ cdef enum:
 
 cdef object path_error(int err, object filename, object filename2=None):
     if filename is None:
-        return OSError(err, strerror(err))
+        return OSError(err, os_strerror(err))
     if filename2 is None:
-        return OSError(err, strerror(err), filename)
-    return OSError(err, strerror(err), filename, None, filename2)
+        return OSError(err, os_strerror(err), filename)
+    return OSError(err, os_strerror(err), filename, None, filename2)
 
 
 cdef bytes as_path_bytes(object path):
