@@ -36,6 +36,9 @@ __all__ = [
 _OP = {name: code for code, name in enumerate(_names.OPCODES)}
 _RES, _BYTES, _STAT, _NONE = 0, 1, 2, 3
 AT_FDCWD = -100
+AT_REMOVEDIR = 0x200
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
 STATX_BASIC_STATS = 0x7FF
 _TIMEOUT_ETIME_SUCCESS = 1 << 5     # an expired TIMEOUT does not break the link
 
