@@ -10,6 +10,7 @@ import os
 import sys
 from io import DEFAULT_BUFFER_SIZE, IncrementalNewlineDecoder, UnsupportedOperation
 from io import text_encoding
+from os import SEEK_CUR, SEEK_END, SEEK_SET
 
 __all__ = ["AsyncTextIOWrapper"]
 
@@ -48,7 +49,7 @@ class _AsyncTextBase:
         async for line in self:
             lines.append(line)
             total += len(line)
-            if total >= hint:
+            if total > hint:       # as io: stop once past the hint
                 break
         return lines
 

@@ -216,6 +216,9 @@ class AsyncFileIO:
         self._check_closed()
         if isinstance(offset, float):
             raise TypeError("an integer is required")
+        if whence == os.SEEK_CUR and self._seekable:
+            # Positional I/O leaves the descriptor's offset behind: use ours.
+            offset, whence = self._pos + offset, os.SEEK_SET
         self._pos = os.lseek(self._fd, offset, whence)  # no I/O: sets the offset
         return self._pos
 
@@ -263,11 +266,42 @@ class AsyncFileIO:
     async def __aexit__(self, *exc_info):
         await self.close()
 
+    async def writelines(self, lines):
+        for line in lines:
+            await self.write(line)
+
+    async def readline(self, size=-1):
+        # As io.IOBase.readline on a raw file: a byte at a time.
+        line = bytearray()
+        while size is None or size < 0 or len(line) < size:
+            byte = await self.read(1)
+            if not byte:
+                break
+            line += byte
+            if byte == b"\n":
+                break
+        return bytes(line)
+
+    async def readlines(self, hint=-1):
+        lines, total = [], 0
+        while True:
+            line = await self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint < total:
+                return lines
+
     def __aiter__(self):
+        self._check_closed()
         return self
 
     async def __anext__(self):
-        raise TypeError("iterate over a buffered or text file")
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
 
     def __repr__(self):
         state = "closed" if self._closed else f"fd={self._fd}"
@@ -432,7 +466,7 @@ class AsyncBufferedFile:
                 return lines
             lines.append(line)
             total += len(line)
-            if hint is not None and 0 < hint <= total:
+            if hint is not None and 0 < hint < total:   # as io: once past the hint
                 return lines
 
     def __aiter__(self):

@@ -176,24 +176,35 @@ async def sendfile(out_fd, in_fd, offset, count):
                                  ops.splice(read_end, -1, out_fd, -1, piece))
                 sent += piece
             except ChainError as exc:
-                if exc.step == 0 and exc.errno == 0:
-                    pass
                 moved = exc.results[0]
-                if isinstance(moved, OSError):
+                if exc.step == 0 and isinstance(moved, OSError):
                     if sent:
                         break
                     raise OSError(moved.errno, moved.strerror) from None
-                if exc.step == 1 and isinstance(exc.results[1], OSError):
-                    raise OSError(exc.errno, exc.strerror) from None
-                # A short first splice (end of input): move what is in the pipe.
-                if moved:
-                    await loop.chain(ops.splice(read_end, -1, out_fd, -1, moved))
+                if exc.step == 1:
+                    out = exc.results[1]
+                    if isinstance(out, OSError):
+                        raise OSError(out.errno, out.strerror) from None
+                    moved, piece = piece - out, piece   # left in the pipe
+                    await _drain_pipe(loop, read_end, out_fd, moved)
+                    sent += piece
+                    continue
+                # A short first splice (a full pipe, or the end of the input):
+                # move what is in the pipe and go on, unless nothing came.
+                if not moved:
+                    break
+                await _drain_pipe(loop, read_end, out_fd, moved)
                 sent += moved
-                break
     finally:
         os.close(read_end)
         os.close(write_end)
     return sent
+
+
+async def _drain_pipe(loop, read_end, out_fd, count):
+    while count > 0:
+        moved = (await loop.chain(ops.splice(read_end, -1, out_fd, -1, count)))[0]
+        count -= moved
 
 
 async def listdir(path="."):
