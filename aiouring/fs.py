@@ -224,18 +224,19 @@ async def scandir(path="."):
 
 async def read_bytes(path):
     """The whole file as bytes. A file of up to SMALL_FILE bytes costs one
-    chain -- OPENAT (direct descriptor), STATX, READ, CLOSE -- and one
-    wake-up; a larger one continues with reads of the size STATX reported."""
+    chain -- OPENAT into a direct descriptor, READ, CLOSE -- and one wake-up;
+    a larger one goes on with ordinary reads. (No STATX step: the kernel
+    always runs STATX on a worker thread, which costs more than it tells; a
+    short READ already says where the file ends.)"""
     loop = running_loop()
     f = ops.openat(path, os.O_RDONLY, direct=True)
-    size = ops.statx(path)
     data = ops.read(f, SMALL_FILE, 0, hardlink=True)
     try:
-        results = await loop.chain(f, size, data, ops.close(f))
-        content = results[2]
+        results = await loop.chain(f, data, ops.close(f))
+        content = results[1]
     except ChainError as exc:
         failed = exc.results[exc.step]
-        if exc.step == 2 and not isinstance(failed, OSError):
+        if exc.step == 1 and not isinstance(failed, OSError):
             content = failed            # short read: the whole file
         elif isinstance(failed, OSError):
             raise OSError(failed.errno, failed.strerror, path) from None

@@ -106,13 +106,18 @@ def _buffer_or_size(nbytes):
     return nbytes, _RES
 
 
-def read(fd, nbytes, offset=-1, *, hardlink=False):
-    """pread(2) (offset -1: the file position). nbytes is a size (the step's
-    result is the bytes read) or a writable buffer (the result is the count).
-    A short read counts as a failure of the link, as the kernel sees it."""
+RWF_NOWAIT = 0x8
+
+
+def read(fd, nbytes, offset=-1, flags=0, *, hardlink=False):
+    """preadv2(2) (offset -1: the file position; flags: RWF_*). nbytes is a
+    size (the step's result is the bytes read) or a writable buffer (the
+    result is the count). A short read counts as a failure of the link, as
+    the kernel sees it. With RWF_NOWAIT a read that would wait for the disk
+    fails with EAGAIN, and a short read is not finished on a worker thread."""
     buf, kind = _buffer_or_size(nbytes)
     return _step("read", "READ", fd=fd, hardlink=hardlink, result=kind,
-                 short_fails=True, buffer=buf, offset=offset)
+                 short_fails=True, buffer=buf, offset=offset, op_flags=flags)
 
 
 def write(fd, data, offset=-1, *, nbytes=0, hardlink=False):

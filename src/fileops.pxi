@@ -9,6 +9,11 @@ cdef enum:
     SPLIT_READ_CHUNK = 1 << 20
     AT_FDCWD_VALUE = -100
     AT_EMPTY_PATH_VALUE = 0x1000
+    # Reads try RWF_NOWAIT first: the kernel hands a short nonblocking read
+    # of a regular file (every read that reaches the end) to a worker thread
+    # to finish, unless the request says NOWAIT; -EAGAIN (not cached) retries
+    # without it.
+    RWF_NOWAIT_VALUE = 0x8
 
 
 cdef object path_error(int err, object filename, object filename2=None):
@@ -88,10 +93,28 @@ cdef class ReadOp(FileOperation):
     """READ into a fresh bytes object, trimmed to what was read."""
 
     cdef PyObject* data
+    cdef int fd
+    cdef uint64_t offset
+    cdef bint nowait
 
     def __dealloc__(self):
         Py_XDECREF(self.data)
         self.data = NULL
+
+    cdef int submit(self) except -1:
+        self.loop._ring.sqe_for(self, IORING_OP_READ, self.fd,
+                                PyBytes_AS_STRING(<object>self.data),
+                                <unsigned>PyBytes_GET_SIZE(<object>self.data),
+                                self.offset).rw_flags = RWF_NOWAIT_VALUE if self.nowait else 0
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        if res == -EAGAIN and self.nowait:
+            self.nowait = False
+            if not self.future.cancelled():
+                self.submit()
+            return 0
+        return FileOperation.complete(self, res, flags)
 
     cdef object result(self, int32_t res):
         _PyBytes_Resize(&self.data, res)
@@ -171,6 +194,7 @@ cdef class BufferOp(FileOperation):
     cdef int fixed_index            # fixed-buffer slot of an AlignedBuffer, or -1
     cdef int64_t offset             # -1: the descriptor's own position
     cdef Py_ssize_t done
+    cdef bint nowait
 
     def __dealloc__(self):
         if self.has_view:
@@ -189,11 +213,14 @@ cdef class BufferOp(FileOperation):
             <uint64_t>(self.offset + self.done if self.offset >= 0 else -1))
         if self.fixed_index >= 0:
             sqe.buf_index = <uint16_t>self.fixed_index
+        if self.nowait:
+            sqe.rw_flags = RWF_NOWAIT_VALUE
         return 0
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         if res < 0:
             if res == -EINTR or res == -EAGAIN:
+                self.nowait = False
                 if not self.future.cancelled():
                     self.submit()
                 return 0
@@ -277,8 +304,10 @@ cdef class FileLoop(SocketLoop):
         op = self.new_op(ReadOp, filename)
         Py_INCREF(data)
         (<ReadOp>op).data = <PyObject*>data
-        self._ring.sqe_for(op, IORING_OP_READ, fd, PyBytes_AS_STRING(data),
-                           <unsigned>n, <uint64_t>offset)
+        (<ReadOp>op).fd = fd
+        (<ReadOp>op).offset = <uint64_t>offset
+        (<ReadOp>op).nowait = offset >= 0
+        (<ReadOp>op).submit()
         return await_file_operation(op)
 
     def _file_readinto(self, int fd, buf, int64_t offset=-1, filename=None):
@@ -303,6 +332,7 @@ cdef class FileLoop(SocketLoop):
         op.fd = fd
         op.offset = offset
         op.writing = writing
+        op.nowait = not writing and offset >= 0
         op.fixed_index = -1
         if isinstance(buf, AlignedBuffer):
             op.fixed_index = (<AlignedBuffer>buf).ensure_registered(self._ring)
