@@ -7,12 +7,18 @@
 
 import asyncio
 
-from .errors import RingUnavailableError
+from . import fs, ops
+from .errors import (CANCELLED, ChainCancelledError, ChainError,
+                     ChainTimeoutError, RingUnavailableError)
 from .features import features
+from .files import open, running_loop
+from .fs import read_bytes, read_text, write_bytes, write_text
 from .loop import Loop
 
 __all__ = ["Loop", "EventLoopPolicy", "RingUnavailableError", "features",
-           "install", "new_event_loop", "run"]
+           "install", "new_event_loop", "run", "open", "chain", "ops", "fs",
+           "read_bytes", "read_text", "write_bytes", "write_text",
+           "ChainError", "ChainTimeoutError", "ChainCancelledError", "CANCELLED"]
 
 __version__ = "0.1.0"
 
@@ -41,3 +47,10 @@ def run(main, *, debug=None):
     and closes the loop. Ctrl-C cancels main, as under asyncio.run()."""
     with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
         return runner.run(main)
+
+
+def chain(*steps, timeout=None):
+    """Submits steps (made by aiouring.ops) as one linked io_uring chain on
+    the running aiouring loop; awaitable of the list of step results. See
+    Loop.chain for failures, timeouts and cancellation."""
+    return running_loop().chain(*steps, timeout=timeout)

@@ -1,9 +1,11 @@
 """Errors aiouring raises beyond the ones asyncio and the os module raise."""
 
+import asyncio
 import errno
 import os
 
-__all__ = ["RingUnavailableError"]
+__all__ = ["RingUnavailableError", "ChainError", "ChainTimeoutError",
+           "ChainCancelledError", "CANCELLED"]
 
 
 def _read_sysctl(name):
@@ -51,3 +53,46 @@ class RingUnavailableError(OSError):
         if err == errno.EMFILE or err == errno.ENFILE:
             return "io_uring_setup(2) failed: too many open files"
         return f"io_uring_setup(2) failed: {os.strerror(err)}"
+
+
+class _Cancelled:
+    """The outcome of a chain step that the kernel cancelled (never ran)."""
+
+    def __repr__(self):
+        return "aiouring.CANCELLED"
+
+    def __reduce__(self):
+        return "CANCELLED"
+
+
+CANCELLED = _Cancelled()
+
+
+class ChainError(OSError):
+    """A step of a chain failed. ``errno`` and ``strerror`` are the failing
+    step's; ``step`` is its index, ``step_name`` its builder's name, and
+    ``results`` has every step's outcome: its result, an OSError for a failed
+    step, or CANCELLED for the steps the failure cancelled."""
+
+    def __init__(self, errno_, strerror, step, step_name, results):
+        super().__init__(errno_, strerror)
+        self.step = step
+        self.step_name = step_name
+        self.results = results
+
+    def __str__(self):
+        return f"chain step {self.step} ({self.step_name}) failed: [Errno {self.errno}] {self.strerror}"
+
+
+class ChainTimeoutError(ChainError, TimeoutError):
+    """The chain's timeout expired; ``step`` is the step it cut short."""
+
+
+class ChainCancelledError(asyncio.CancelledError):
+    """The task awaiting a chain was cancelled; the chain was cancelled with
+    it. ``results`` has every step's outcome once the kernel was done with
+    the chain (None if the loop could not wait for that)."""
+
+    def __init__(self, results):
+        super().__init__()
+        self.results = results

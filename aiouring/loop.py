@@ -11,7 +11,7 @@ __all__ = ["Loop"]
 _UnixLoop = unix_events._UnixSelectorEventLoop
 
 
-class Loop(_ring.ChainLoop, _UnixLoop):
+class Loop(_ring.ProgramLoop, _UnixLoop):
     """An asyncio event loop driven by io_uring.
 
     Scheduling, timers, waiting and the sock_* operations are native; every

@@ -71,7 +71,8 @@ def run_one(name, loop_name, seconds, quick):
     mod = scenarios.load(name)
     if hasattr(mod, "run_sample"):
         return mod.run_sample(loop_name, seconds, quick)
-    proc = spawn(python_module("benchmarks.worker", name, loop_name, seconds),
+    proc = spawn(python_module("benchmarks.worker", name, loop_name, seconds,
+                               "quick" if quick else "full"),
                  cpu=bench_cpus()[0], stdout=subprocess.PIPE, text=True)
     try:
         out, _ = proc.communicate(timeout=3 * seconds + 60)
@@ -86,27 +87,37 @@ def fmt(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
+def variants(args, mod):
+    """What a scenario runs: its own VARIANTS, or the loops asked for."""
+    return list(getattr(mod, "VARIANTS", args.loops))
+
+
 def summarize(args, status, samples):
     """Medians per (scenario, metric, loop), and the table's rows."""
     summary, rows, notes = {}, [], []
     for name in args.names:
-        for key, label in scenarios.load(name).METRICS:
-            med = {}
-            for lp in args.loops:
-                vals = [s["metrics"][key] for s in samples
-                        if s["scenario"] == name and s["loop"] == lp
-                        and s["metrics"].get(key) is not None]
+        mod = scenarios.load(name)
+        baselines = getattr(mod, "BASELINES", BASELINES)
+        for key, label in mod.METRICS:
+            med, vals_of = {}, {}
+            for lp in variants(args, mod):
+                vals_of[lp] = [s["metrics"][key] for s in samples
+                               if s["scenario"] == name and s["loop"] == lp
+                               and s["metrics"].get(key) is not None]
+                if vals_of[lp]:
+                    med[lp] = statistics.median(vals_of[lp])
+            for lp in variants(args, mod):
+                vals = vals_of[lp]
                 if vals:
-                    med[lp] = statistics.median(vals)
                     spread = f"{(max(vals) - min(vals)) / med[lp]:.1%}" if len(vals) > 1 else "-"
-                    ratios = [f"{med[lp] / med[b]:.2f}x" if med.get(b) else "-"
-                              for b in BASELINES]
-                    rows.append([name, label, lp, fmt(med[lp]), spread, str(len(vals)), *ratios])
+                    ratios = ", ".join(f"{med[lp] / med[b]:.2f}x {b}" for b in baselines
+                                       if med.get(b) and b != lp) or "-"
+                    rows.append([name, label, lp, fmt(med[lp]), spread, str(len(vals)), ratios])
                     summary.setdefault(name, {}).setdefault(key, {})[lp] = {
                         "median": med[lp], "min": min(vals), "max": max(vals), "n": len(vals)}
                 else:
-                    why = "skipped" if not status[lp][0] else "failed"
-                    rows.append([name, label, lp, why, "", "", "", ""])
+                    why = "skipped" if not status.get(lp, (True,))[0] else "failed"
+                    rows.append([name, label, lp, why, "", "", ""])
     for lp in args.loops:
         if not status[lp][0]:
             notes.append(f"{lp}: skipped: {status[lp][1]}")
@@ -117,10 +128,9 @@ def summarize(args, status, samples):
 
 
 def table(rows):
-    head = ["scenario", "metric", "loop", "median", "spread", "runs",
-            *(f"vs {b}" for b in BASELINES)]
+    head = ["scenario", "metric", "loop", "median", "spread", "runs", "ratio vs"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    right = {3, 4, 5, 6, 7}  # numbers right-aligned
+    right = {3, 4, 5}  # numbers right-aligned
 
     def line(r):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
@@ -177,6 +187,18 @@ def main(argv=None):
     # SIGTERM -> SystemExit, so finally blocks stop every child we started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args(argv)
+    # File scenarios keep their data here; removed when the run ends.
+    os.environ.setdefault("AIOURING_BENCH_DATA", f"/var/tmp/aiouring-bench-{os.getpid()}")
+    try:
+        return run(args)
+    finally:
+        for name in args.names:
+            cleanup = getattr(scenarios.load(name), "cleanup", None)
+            if cleanup is not None:
+                cleanup()
+
+
+def run(args):
     started = time.monotonic()
     status = {lp: probe(lp) for lp in args.loops}
     usable = [lp for lp in args.loops if status[lp][0]]
@@ -193,7 +215,8 @@ def main(argv=None):
         for name in args.names:
             mod = scenarios.load(name)
             seconds = args.duration or (mod.QUICK_SECONDS if args.quick else mod.SECONDS)
-            for lp in order:
+            own = getattr(mod, "VARIANTS", None)
+            for lp in (own[rep % len(own):] + own[:rep % len(own)] if own else order):
                 sample = {"scenario": name, "loop": lp, "run": rep + 1,
                           "seconds": seconds, "metrics": {}, "error": None}
                 try:

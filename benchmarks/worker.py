@@ -9,6 +9,11 @@ from . import loops, scenarios
 
 def main():
     name, loop_name, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    mod = scenarios.load(name)
+    if hasattr(mod, "bench_variant"):
+        quick = len(sys.argv) > 4 and sys.argv[4] == "quick"
+        print(json.dumps(mod.bench_variant(loop_name, seconds, quick)))
+        return
     loop = loops.new_loop(loop_name)
     asyncio.set_event_loop(loop)
     try:

@@ -4,22 +4,22 @@
 
 from libc.errno cimport (EIO, ELOOP, EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
                          ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT)
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, uintptr_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
 from libc.string cimport memset, memcpy, strerror
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from posix.unistd cimport getpid
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
-                             PyBUF_WRITABLE, PyBUF_SIMPLE)
-from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+                             PyBuffer_FillInfo, PyBUF_WRITABLE, PyBUF_SIMPLE)
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals
 
 from includes.uring cimport *
 from includes.system cimport *
 from includes.chain cimport *
 
-from asyncio import Future, InvalidStateError
+from asyncio import Future, CancelledError, InvalidStateError, shield
 from asyncio.base_events import _format_handle as format_handle
 from asyncio.format_helpers import (
     _format_callback_source as format_callback_source,
@@ -27,7 +27,8 @@ from asyncio.format_helpers import (
 )
 from asyncio.log import logger
 from collections import deque
-from os import fsencode, fsdecode, register_at_fork
+from os import (fsencode, fsdecode, makedev, stat_result, close as os_close,
+                strerror as os_strerror, register_at_fork)
 from selectors import _fileobj_to_fd as fileobj_to_fd
 from socket import (getaddrinfo as socket_getaddrinfo, socket as socket_socket,
                     socketpair)
@@ -42,13 +43,21 @@ except ImportError:      # Python built without ssl
 
 cdef class LoopCore
 cdef class SocketLoop
+cdef class FileLoop
 cdef class ChainLoop
+cdef class ProgramLoop
+cdef class AlignedBuffer
+cdef class RegisteredFiles
+cdef class RegisteredBuffers
 
 include "ring.pxi"
+include "registered.pxi"
 include "handles.pxi"
 include "timers.pxi"
 include "loopcore.pxi"
 include "addresses.pxi"
 include "sockops.pxi"
+include "fileops.pxi"
+include "chains.pxi"
 include "chainprog.pxi"
 include "probe.pxi"

@@ -70,7 +70,7 @@ cdef class ChainProgramOp(SocketOperation):
         return self.issue(rc)
 
 
-cdef class ChainLoop(SocketLoop):
+cdef class ProgramLoop(ChainLoop):
     """Runs chain programs loop-side."""
 
     def _chain_program_names(self):

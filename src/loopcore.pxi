@@ -377,10 +377,18 @@ cdef class LoopCore:
 
     # -- introspection for tests and benchmarks -----------------------------
 
+    def completions_to_python(self):
+        """How many completions reached Python: one per finished operation
+        (a chain of any length counts one), for tests and benchmarks."""
+        return self._ring.completions_to_python
+
     def _ring_stats(self):
-        """Counters of the ring: CQEs that reached the loop, enters, in flight."""
+        """Counters of the ring: CQEs that reached the loop, completions
+        delivered to Python (one per operation, so one per chain however
+        many steps it has), enters, operations in flight."""
         return {
             'completions': self._ring.completions_dispatched,
+            'completions_to_python': self._ring.completions_to_python,
             'enters': self._ring.enters,
             'inflight': self._ring.inflight,
             'setup': self._ring.setup_mode,

@@ -25,15 +25,33 @@ def _after_fork_in_child():
 register_at_fork(after_in_child=_after_fork_in_child)
 
 
+# user_data = slot | step << STEP_SHIFT: an operation made of several SQEs
+# (a chain, a split read) learns which of them a CQE belongs to.
+cdef enum:
+    STEP_SHIFT = 32
+cdef uint64_t SLOT_MASK = 0xFFFFFFFF
+
+
 cdef class Operation:
     """One io_uring request in flight; the ring keeps it (and so its buffers)
-    alive until the request's last CQE has arrived, cancelled or not."""
+    alive until the request's last CQE has arrived, cancelled or not.
+
+    An operation of several SQEs tags each with a step (step_user_data) and
+    says which CQE is its last (is_last_cqe); the ring counts one completion
+    delivered to Python per operation, however many CQEs it took."""
 
     cdef uint64_t user_data     # its slot in the ring, 0 while not in flight
     cdef bint background        # does not keep an idle loop from skipping enter
+    cdef uint32_t cqe_step      # step of the CQE being delivered
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         return 0
+
+    cdef bint is_last_cqe(self, int32_t res, uint32_t flags):
+        return not (flags & IORING_CQE_F_MORE)
+
+    cdef inline uint64_t step_user_data(self, uint32_t step):
+        return self.user_data | (<uint64_t>step << STEP_SHIFT)
 
 
 cdef struct CompletionEntry:
@@ -69,6 +87,9 @@ cdef class Ring:
     cdef int skipped_enters
     cdef bint closing               # draining: completions go to nobody
     cdef readonly unsigned long long completions_dispatched
+    cdef readonly unsigned long long completions_to_python
+    cdef RegisteredFiles files      # direct descriptors, registered lazily
+    cdef RegisteredBuffers buffers  # fixed buffers, registered lazily
     cdef readonly unsigned long long enters
     cdef public object error_handler   # called as error_handler(exc, op)
 
@@ -97,6 +118,7 @@ cdef class Ring:
 
     def __dealloc__(self):
         if self.initialized:
+            self.release_registrations()
             io_uring_queue_exit(&self.ring)
             self.initialized = False
 
@@ -160,6 +182,23 @@ cdef class Ring:
             sqe = io_uring_get_sqe(&self.ring)
         return sqe
 
+    cdef int reserve(self, unsigned count) except -1:
+        """Makes room for count SQEs, so a linked chain is never split
+        between two submissions."""
+        cdef int ret
+        if count > SQ_ENTRIES // 2:
+            raise ValueError(f"a chain may have at most {SQ_ENTRIES // 2} requests")
+        self.check_open()
+        while io_uring_sq_space_left(&self.ring) < count:
+            if not self.enabled:
+                self.enable()
+            ret = io_uring_submit(&self.ring)
+            if ret == -EBUSY or ret == -EAGAIN or ret == -EINTR:
+                self.reap()
+            elif ret < 0:
+                raise_errno(-ret)
+        return 0
+
     cdef io_uring_sqe* sqe_for(self, Operation op, int opcode, int fd,
                                const void* addr, unsigned length,
                                uint64_t offset) except NULL:
@@ -169,14 +208,25 @@ cdef class Ring:
         io_uring_sqe_set_data64(sqe, self.attach(op))
         return sqe
 
+    cdef io_uring_sqe* step_sqe(self, Operation op, uint32_t step, int opcode,
+                                int fd, const void* addr, unsigned length,
+                                uint64_t offset) except NULL:
+        """An SQE for one more step of op, which is already attached."""
+        cdef io_uring_sqe* sqe = self.sqe()
+        io_uring_prep_rw(opcode, sqe, fd, addr, length, offset)
+        io_uring_sqe_set_data64(sqe, op.step_user_data(step))
+        return sqe
+
     cdef int cancel(self, Operation op) except -1:
         """Asks the kernel to cancel op; its CQE (-ECANCELED, or a result the
         kernel had already produced) still arrives and still releases it."""
-        cdef io_uring_sqe* sqe
         if op.user_data == 0 or not self.initialized:
             return 0
-        sqe = self.sqe()
-        io_uring_prep_cancel64(sqe, op.user_data, 0)
+        return self.cancel_user_data(op.user_data)
+
+    cdef int cancel_user_data(self, uint64_t user_data) except -1:
+        cdef io_uring_sqe* sqe = self.sqe()
+        io_uring_prep_cancel64(sqe, user_data, 0)
         io_uring_sqe_set_data64(sqe, 0)
         sqe.flags |= IOSQE_CQE_SKIP_SUCCESS
         return 0
@@ -194,6 +244,34 @@ cdef class Ring:
         if ret < 0 and ret != -EINTR and ret != -EAGAIN and ret != -EBUSY:
             raise_errno(-ret)
         return 0
+
+    # -- registered files and buffers -------------------------------------
+
+    cdef RegisteredFiles file_table(self):
+        """The ring's table of direct descriptors, registered on first use."""
+        if self.files is None:
+            self.check_open()
+            if not self.enabled:
+                self.enable()
+            self.files = RegisteredFiles.__new__(RegisteredFiles)
+            self.files.register(&self.ring)
+        return self.files
+
+    cdef RegisteredBuffers buffer_table(self):
+        """The ring's table of fixed buffers, registered on first use."""
+        if self.buffers is None:
+            self.check_open()
+            if not self.enabled:
+                self.enable()
+            self.buffers = RegisteredBuffers.__new__(RegisteredBuffers)
+            self.buffers.register(&self.ring)
+        return self.buffers
+
+    cdef void release_registrations(self):
+        if self.buffers is not None:
+            self.buffers.unregister()
+        self.files = None
+        self.buffers = None
 
     # -- waiting and dispatch ---------------------------------------------
 
@@ -266,9 +344,13 @@ cdef class Ring:
             for i in range(count):
                 if entries[i].user_data == 0:
                     continue
-                op = <Operation>self.slots[entries[i].user_data]
-                if not (entries[i].flags & IORING_CQE_F_MORE):
+                op = self.slots[entries[i].user_data & SLOT_MASK]
+                if op is None:
+                    continue        # late CQE of a finished operation: nobody waits
+                op.cqe_step = <uint32_t>(entries[i].user_data >> STEP_SHIFT)
+                if op.is_last_cqe(entries[i].res, entries[i].flags):
                     self.detach(op)
+                    self.completions_to_python += 1
                 self.completions_dispatched += 1
                 if self.closing:
                     continue
@@ -322,6 +404,7 @@ cdef class Ring:
             self.slots = [None]
             self.free_slots = []
             self.inflight = self.background_inflight = 0
+            self.release_registrations()
             io_uring_queue_exit(&self.ring)
             self.initialized = False
 

@@ -19,6 +19,9 @@
 
 #define AIOURING_REGISTER_ENABLE_RINGS 12
 
+/* Opcodes newer than liburing 2.3's header (the probe says if the kernel has them). */
+#define AIOURING_OP_FTRUNCATE 55
+
 /* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
 static inline int aiouring_enable_rings(struct io_uring *ring)
 {

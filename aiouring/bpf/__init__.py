@@ -27,7 +27,7 @@ FRAME_HEADER_SIZE = 4
 
 def _running_loop():
     loop = asyncio.get_running_loop()
-    if not isinstance(loop, _ring.ChainLoop):
+    if not isinstance(loop, _ring.ProgramLoop):
         raise RuntimeError("chain programs run on an aiouring loop "
                            "(aiouring.run(), aiouring.install() or aiouring.Loop)")
     return loop

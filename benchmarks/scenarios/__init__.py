@@ -7,11 +7,16 @@ headline), SECONDS and QUICK_SECONDS (measured time per sample), and either
   run_sample(loop_name, seconds, quick)  run by the harness itself, for
                                          scenarios that start their own
                                          processes (sock_echo).
+A scenario that compares other things than loops (aiouring vs aiofiles vs
+run_in_executor) defines VARIANTS (what it runs instead of the loops),
+BASELINES (the variants ratios are taken against), cleanup() and
+  bench_variant(variant, seconds, quick) -> {key: value}   in a worker process.
 """
 import importlib
 import time
 
-NAMES = ("call_soon", "sleep0", "sock_echo")
+NAMES = ("call_soon", "sleep0", "sock_echo", "files_small", "files_random",
+         "files_seq", "files_write", "chain_steps")
 
 
 def load(name):

@@ -86,6 +86,7 @@ cdef extern from "<fcntl.h>" nogil:
     int fcntl(int fd, int cmd, ...)
     enum:
         F_GETFD
+        O_CLOEXEC
 
 
 cdef extern from "<time.h>" nogil:
@@ -108,6 +109,44 @@ cdef extern from "Python.h":
 cdef extern from "<errno.h>" nogil:
     enum:
         ECANCELED
+        EMFILE
+        ENOENT
+
+
+cdef extern from "<stdlib.h>" nogil:
+    int posix_memalign(void **memptr, size_t alignment, size_t size)
+    void free(void *ptr)
+
+
+cdef extern from "<sys/stat.h>" nogil:
+    # glibc's struct statx (Linux 4.11+), filled by IORING_OP_STATX.
+    struct statx_timestamp:
+        long long tv_sec
+        unsigned int tv_nsec
+
+    struct statx:
+        unsigned int stx_mask
+        unsigned int stx_blksize
+        unsigned long long stx_attributes
+        unsigned int stx_nlink
+        unsigned int stx_uid
+        unsigned int stx_gid
+        unsigned short stx_mode
+        unsigned long long stx_ino
+        unsigned long long stx_size
+        unsigned long long stx_blocks
+        statx_timestamp stx_atime
+        statx_timestamp stx_btime
+        statx_timestamp stx_ctime
+        statx_timestamp stx_mtime
+        unsigned int stx_rdev_major
+        unsigned int stx_rdev_minor
+        unsigned int stx_dev_major
+        unsigned int stx_dev_minor
+
+    enum:
+        STATX_BASIC_STATS
+        STATX_BTIME
 
 
 cdef extern from "<string.h>" nogil:

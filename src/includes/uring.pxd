@@ -1,6 +1,7 @@
 # Declarations of the parts of liburing (2.3+) and the io_uring uapi the core uses.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from posix.signal cimport sigset_t
+from includes.system cimport iovec
 
 
 cdef extern from "uring_compat.h" nogil:
@@ -13,6 +14,7 @@ cdef extern from "uring_compat.h" nogil:
     unsigned AIOURING_SETUP_R_DISABLED
     unsigned AIOURING_SETUP_CQSIZE
     unsigned AIOURING_SETUP_CLAMP
+    int AIOURING_OP_FTRUNCATE
 
     struct __kernel_timespec:
         long long tv_sec
@@ -35,6 +37,11 @@ cdef extern from "uring_compat.h" nogil:
         uint32_t statx_flags
         uint32_t timeout_flags
         uint32_t fsync_flags
+        uint32_t fadvise_advice
+        uint32_t splice_flags
+        uint32_t rename_flags
+        uint32_t unlink_flags
+        uint32_t hardlink_flags
         uint64_t user_data
         uint16_t buf_index
         uint16_t buf_group
@@ -83,6 +90,7 @@ cdef extern from "uring_compat.h" nogil:
 
     io_uring_sqe *io_uring_get_sqe(io_uring *ring)
     unsigned io_uring_sq_ready(const io_uring *ring)
+    unsigned io_uring_sq_space_left(const io_uring *ring)
     unsigned io_uring_cq_ready(const io_uring *ring)
     int io_uring_submit(io_uring *ring)
     int io_uring_submit_and_get_events(io_uring *ring)
@@ -97,10 +105,32 @@ cdef extern from "uring_compat.h" nogil:
     void io_uring_sqe_set_data64(io_uring_sqe *sqe, uint64_t data)
     void io_uring_prep_cancel64(io_uring_sqe *sqe, uint64_t user_data, int flags)
 
+    int io_uring_register_files_sparse(io_uring *ring, unsigned nr)
+    int io_uring_register_file_alloc_range(io_uring *ring, unsigned off, unsigned len)
+    int io_uring_register_buffers_sparse(io_uring *ring, unsigned nr)
+    int io_uring_register_buffers_update_tag(io_uring *ring, unsigned off,
+                                             const iovec *iovecs,
+                                             const unsigned long long *tags, unsigned nr)
+
     enum:
         IORING_OP_NOP
         IORING_OP_READV
         IORING_OP_WRITEV
+        IORING_OP_FSYNC
+        IORING_OP_READ_FIXED
+        IORING_OP_WRITE_FIXED
+        IORING_OP_LINK_TIMEOUT
+        IORING_OP_FALLOCATE
+        IORING_OP_OPENAT
+        IORING_OP_CLOSE
+        IORING_OP_STATX
+        IORING_OP_FADVISE
+        IORING_OP_TEE
+        IORING_OP_RENAMEAT
+        IORING_OP_UNLINKAT
+        IORING_OP_MKDIRAT
+        IORING_OP_SYMLINKAT
+        IORING_OP_LINKAT
         IORING_OP_POLL_ADD
         IORING_OP_POLL_REMOVE
         IORING_OP_SENDMSG
@@ -135,3 +165,7 @@ cdef extern from "uring_compat.h" nogil:
         IORING_ASYNC_CANCEL_FD
 
         IORING_POLL_ADD_MULTI
+        IORING_FSYNC_DATASYNC
+        IORING_TIMEOUT_ABS
+        IORING_FILE_INDEX_ALLOC
+        SPLICE_F_FD_IN_FIXED
