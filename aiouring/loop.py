@@ -2,7 +2,7 @@
 implementation of the rest of the AbstractEventLoop contract."""
 
 import socket
-from asyncio import base_events, unix_events
+from asyncio import base_events, constants, sslproto, unix_events
 
 from . import _ring
 
@@ -25,6 +25,7 @@ class Loop(_ring.SocketLoop, _UnixLoop):
         except BaseException:
             self._closed = True     # nothing to close; keeps __del__ quiet
             raise
+        self._accepting = {}        # listening fd -> its multishot accept
         _UnixLoop.__init__(self)
 
     def _make_self_pipe(self):
@@ -66,6 +67,45 @@ class Loop(_ring.SocketLoop, _UnixLoop):
     def remove_writer(self, fd):
         self._ensure_fd_no_transport(fd)
         return self._remove_writer(fd)
+
+    # -- transports and servers (native, completion-based) -----------------
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *,
+                               extra=None, server=None):
+        return _ring.new_stream_transport(self, sock, protocol, waiter, extra, server)
+
+    def _make_ssl_transport(
+            self, rawsock, protocol, sslcontext, waiter=None,
+            *, server_side=False, server_hostname=None,
+            extra=None, server=None,
+            ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+            ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+    ):
+        ssl_protocol = sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter, server_side, server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout)
+        _ring.new_stream_transport(self, rawsock, ssl_protocol, None, extra, server)
+        return ssl_protocol._app_transport
+
+    def _start_serving(self, protocol_factory, sock,
+                       sslcontext=None, server=None, backlog=100,
+                       ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+                       ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+        fd = sock.fileno()
+        if fd in self._accepting:
+            return
+        self._accepting[fd] = _ring.start_accepting(
+            self, protocol_factory, sock, sslcontext, server,
+            ssl_handshake_timeout, ssl_shutdown_timeout)
+
+    def _stop_serving(self, sock):
+        op = self._accepting.pop(sock.fileno(), None)
+        if op is not None:
+            _ring.stop_accepting(op)
+        else:
+            self._remove_reader(sock.fileno())
+        sock.close()
 
     async def sock_connect(self, sock, address):
         """Connects sock to address, resolving host names as asyncio does."""

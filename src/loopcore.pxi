@@ -85,6 +85,16 @@ cdef class FdWatch(Operation):
         return 0
 
 
+cdef class FlushTarget:
+    """Something (a transport) with writes to submit right before the loop
+    enters the kernel, so one iteration's writes become one request."""
+
+    cdef bint flush_registered
+
+    cdef int flush(self) except -1:
+        return 0
+
+
 cdef class LoopCore:
     """Cython base of aiouring.Loop."""
 
@@ -104,6 +114,9 @@ cdef class LoopCore:
     cdef dict readers
     cdef dict writers
     cdef object leftovers       # socket -> data the kernel delivered after a cancel
+    cdef list flush_targets     # FlushTargets to flush before the next enter
+    cdef ProvidedBufferRing pbuf    # shared receive buffers; None until first used
+    cdef bint pbuf_tried
     cdef readonly int _pid
     cdef object __weakref__
 
@@ -112,6 +125,7 @@ cdef class LoopCore:
         self.timers = TimerHeap()
         self.readers = {}
         self.writers = {}
+        self.flush_targets = []
         self._clock_resolution = 1e-9
         self.slow_callback_duration = 0.1
         self._pid = getpid()
@@ -160,6 +174,42 @@ cdef class LoopCore:
         cdef Handle handle = new_handle(self, callback, args, context)
         self.ready.append(handle)
         return handle
+
+    cdef inline Handle soon(self, object callback, tuple args):
+        """call_soon without the checks, for the transports."""
+        cdef Handle handle = new_handle(self, callback, args, None)
+        self.ready.append(handle)
+        return handle
+
+    cdef inline void want_flush(self, FlushTarget target):
+        if not target.flush_registered:
+            target.flush_registered = True
+            self.flush_targets.append(target)
+
+    cdef int flush_all(self) except -1:
+        cdef list targets = self.flush_targets
+        cdef FlushTarget target
+        self.flush_targets = []
+        for target in targets:
+            target.flush_registered = False
+            try:
+                target.flush()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler({
+                    'message': 'Exception while flushing writes',
+                    'exception': exc,
+                })
+        return 0
+
+    cdef ProvidedBufferRing buffer_ring(self):
+        """The loop's provided buffer ring, set up on first use (from the
+        thread running the loop); None when the kernel refuses it."""
+        if not self.pbuf_tried:
+            self.pbuf_tried = True
+            self.pbuf = ProvidedBufferRing.create(self._ring)
+        return self.pbuf
 
     def _call_soon(self, callback, args, context):
         cdef Handle handle = new_handle(self, callback, args, context)
@@ -247,6 +297,9 @@ cdef class LoopCore:
             timers.drop_cancelled()
         while timers.size and timers.first()._cancelled:
             timers.pop()
+
+        if self.flush_targets:
+            self.flush_all()
 
         if self.ready or self._stopping:
             timeout = 0
@@ -364,8 +417,13 @@ cdef class LoopCore:
             watches.clear()
         if self.self_pipe is not None:
             self.self_pipe.fd = -1
+        self.flush_targets = []
         if self._ring is not None:
             self._ring.close()
+        if self.pbuf is not None:
+            if not self._ring.left_requests:    # else the kernel may still write there
+                self.pbuf.release()
+            self.pbuf = None
         for sock in (self._csock, self._ssock):
             if sock is not None:
                 sock.close()

@@ -58,6 +58,7 @@ cdef class Ring:
     cdef readonly unsigned long long completions_dispatched
     cdef readonly unsigned long long enters
     cdef public object error_handler   # called as error_handler(exc, op)
+    cdef readonly bint left_requests   # closed with requests still in flight
 
     def __cinit__(self):
         self.slots = [None]         # user_data 0 marks CQEs nobody waits for
@@ -163,6 +164,19 @@ cdef class Ring:
         io_uring_prep_cancel64(sqe, op.user_data, 0)
         io_uring_sqe_set_data64(sqe, 0)
         sqe.flags |= IOSQE_CQE_SKIP_SUCCESS
+        return 0
+
+    cdef int submit(self) except -1:
+        """Submits queued requests now, without waiting (e.g. a cancel that
+        must take effect before an fd is closed)."""
+        cdef int ret
+        if not self.initialized:
+            return 0
+        if not self.enabled:
+            self.enable()
+        ret = io_uring_submit(&self.ring)
+        if ret < 0 and ret != -EBUSY and ret != -EAGAIN and ret != -EINTR:
+            raise_errno(-ret)
         return 0
 
     # -- waiting and dispatch ---------------------------------------------
@@ -284,6 +298,7 @@ cdef class Ring:
                 # keep them alive for the life of the process.
                 _unreleased_operations.extend(
                     op for op in self.slots if op is not None)
+                self.left_requests = True
             self.slots = [None]
             self.free_slots = []
             self.inflight = self.background_inflight = 0

@@ -30,6 +30,8 @@ cdef extern from "<sys/socket.h>" nogil:
     int AF_INET, AF_INET6, AF_UNIX
     int MSG_NOSIGNAL, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL
     int SOCK_NONBLOCK, SOCK_CLOEXEC
+    int SHUT_WR
+    int shutdown(int fd, int how)
 
 
 cdef extern from "<netinet/in.h>" nogil:
@@ -108,6 +110,32 @@ cdef extern from "Python.h":
 cdef extern from "<errno.h>" nogil:
     enum:
         ECANCELED
+        ENOBUFS
+        ECONNABORTED
+        EMFILE
+        ENFILE
+        ENOENT
+        EALREADY
+
+
+cdef extern from "<sys/mman.h>" nogil:
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void *addr, size_t length)
+    void *MAP_FAILED
+    enum:
+        PROT_READ
+        PROT_WRITE
+        MAP_PRIVATE
+        MAP_ANONYMOUS
+
+
+cdef extern from "<limits.h>" nogil:
+    enum:
+        IOV_MAX
+
+
+cdef extern from "<unistd.h>" nogil:
+    int close_fd "close"(int fd)
 
 
 cdef extern from "<string.h>" nogil:
