@@ -29,10 +29,10 @@ class Loop(_ring.SocketLoop, _UnixLoop):
         _UnixLoop.__init__(self)
 
     def _make_self_pipe(self):
-        pass            # the core made it and reads it through the ring
+        self._internal_fds += 1     # the core made it and reads it through the ring
 
     def _close_self_pipe(self):
-        pass            # the core closes it after draining the ring
+        self._internal_fds -= 1     # the core closes it after draining the ring
 
     @property
     def _ready(self):

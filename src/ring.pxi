@@ -179,6 +179,21 @@ cdef class Ring:
             raise_errno(-ret)
         return 0
 
+    cdef int submit_and_flush(self) except -1:
+        """Submits queued requests and runs the kernel's pending completion
+        work (DEFER_TASKRUN), without waiting or dispatching CQEs."""
+        cdef int ret
+        if not self.initialized:
+            return 0
+        if not self.enabled:
+            self.enable()
+        ret = io_uring_submit_and_get_events(&self.ring)
+        if ret < 0 and ret != -EBUSY and ret != -EAGAIN and ret != -EINTR:
+            if ret == -EEXIST:
+                return 0        # not the issuer thread: the next enter does it
+            raise_errno(-ret)
+        return 0
+
     # -- waiting and dispatch ---------------------------------------------
 
     cdef int enable(self) except -1:

@@ -430,6 +430,8 @@ cdef class SocketLoop(LoopCore):
         op.python_address = address
         cdef socklen_t length = sockaddr_from_python(sock.family, address, &op.address)
         self._ring.sqe_for(op, IORING_OP_CONNECT, self.sock_fd(sock), &op.address, 0, length)
+        # Start connecting now, as connect() would: code may block on the peer next.
+        self._ring.submit()
         try:
             return await op.future
         except BaseException:

@@ -103,8 +103,9 @@ cdef class AcceptMultishot(Operation):
             self.retry_handle = None
         if self.user_data:
             self.loop._ring.cancel(self)
-            # Cancel before the socket is closed, so its fd number can be reused.
-            self.loop._ring.submit()
+            # Complete the cancel now, so closing the socket really closes it
+            # (refused connections) and its fd number can be reused.
+            self.loop._ring.submit_and_flush()
         return 0
 
 

@@ -19,6 +19,16 @@ cdef object TransportSocket = aio_trsock.TransportSocket
 cdef int LOG_THRESHOLD_FOR_CONNLOST_WRITES = aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
 cdef object SENDFILE_TRY_NATIVE = aio_constants._SendfileMode.TRY_NATIVE
 
+from asyncio import transports as aio_transports
+
+
+class StreamTransportClass(aio_transports._FlowControlMixin, aio_transports.Transport):
+    """What a StreamTransport reports as its __class__: an extension type cannot
+    also inherit asyncio's slotted Transport classes, but isinstance() checks
+    against them (in asyncio and in applications) must hold."""
+
+StreamTransportClass.__name__ = StreamTransportClass.__qualname__ = 'StreamTransport'
+
 cdef enum:
     FALLBACK_RECV_SIZE = 65536
     MAX_IOVECS = 1024               # IOV_MAX on Linux
@@ -132,13 +142,19 @@ cdef class StreamTransport(FlushTarget):
             server._attach()
         set_nodelay(sock)
         loop.soon(protocol.connection_made, (self,))
-        loop.soon(self._start_reading, ())
         if waiter is not None:
             loop.soon(set_result_unless_cancelled, (waiter, None))
+            # Start receiving after the waiting coroutine resumed, as asyncio:
+            # its select() result comes behind that wake-up.
+            loop.soon(self._start_reading, (True,))
+        else:
+            loop.soon(self._start_reading, (False,))
         return self
 
-    def _start_reading(self):
-        if not self.paused and not self.closing:
+    def _start_reading(self, later=False):
+        if later:
+            self.loop.soon(self._start_reading, (False,))
+        elif not self.paused and not self.closing:
             self.arm_recv()
 
     # -- reading -----------------------------------------------------------
@@ -353,6 +369,11 @@ cdef class StreamTransport(FlushTarget):
         if self.write_eof_requested or self._empty_waiter is not None or self.conn_lost:
             if self.check_writable():
                 return
+        if not self.queue:
+            # As asyncio's first write() goes straight into the socket, the
+            # first into an idle transport does not count towards pausing.
+            self.enqueue(<bytes>data)
+            return
         self.enqueue(<bytes>data)
         self.maybe_pause_protocol()
 
@@ -660,6 +681,10 @@ cdef class StreamTransport(FlushTarget):
     @property
     def _extra(self):
         return self.extra
+
+    @property
+    def __class__(self):
+        return StreamTransportClass
 
     _start_tls_compatible = True
     _sendfile_compatible = SENDFILE_TRY_NATIVE
