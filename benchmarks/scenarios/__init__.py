@@ -11,7 +11,9 @@ headline), SECONDS and QUICK_SECONDS (measured time per sample), and either
 import importlib
 import time
 
-NAMES = ("call_soon", "sleep0", "sock_echo")
+NAMES = ("call_soon", "sleep0", "sock_echo", "proto_echo", "proto_echo_64k",
+         "buffered_echo", "buffered_echo_64k", "streams_echo", "streams_echo_64k",
+         "http_hello")
 
 
 def load(name):
