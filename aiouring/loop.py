@@ -88,6 +88,10 @@ class Loop(_ring.SocketLoop, _UnixLoop):
         _ring.new_stream_transport(self, rawsock, ssl_protocol, None, extra, server)
         return ssl_protocol._app_transport
 
+    def _make_datagram_transport(self, sock, protocol,
+                                 address=None, waiter=None, extra=None):
+        return _ring.new_datagram_transport(self, sock, protocol, address, waiter, extra)
+
     def _start_serving(self, protocol_factory, sock,
                        sslcontext=None, server=None, backlog=100,
                        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,

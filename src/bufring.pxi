@@ -1,10 +1,13 @@
 # The loop's provided buffer ring (IORING_REGISTER_PBUF_RING): one pool of
 # receive buffers shared by every stream transport of the loop. The kernel
 # picks a buffer when data arrives; the transport hands the data to its
-# protocol and gives the buffer straight back.
+# protocol and gives the buffer straight back. Only a few buffers are handed
+# to the kernel at first, so the ones in use stay in the CPU caches; running
+# out (ENOBUFS) hands it more, up to PBUF_ENTRIES.
 
 cdef enum:
     PBUF_ENTRIES = 128          # a power of two, as the kernel requires
+    PBUF_INITIAL = 16
     PBUF_SIZE = 65536
     PBUF_GROUP = 1              # buffer group id of the loop's ring
 
@@ -20,6 +23,9 @@ cdef class ProvidedBufferRing:
     cdef int mask
     cdef readonly uint16_t bgid
     cdef readonly unsigned long long recycled
+    cdef readonly int published         # buffers handed to the kernel
+    cdef uint16_t reserve[PBUF_ENTRIES] # the others, never used yet
+    cdef int reserve_count
 
     @staticmethod
     cdef ProvidedBufferRing create(Ring ring):
@@ -58,11 +64,28 @@ cdef class ProvidedBufferRing:
             return None
         io_uring_buf_ring_init(self.br)
         self.mask = io_uring_buf_ring_mask(PBUF_ENTRIES)
-        for i in range(PBUF_ENTRIES):
+        for i in range(PBUF_ENTRIES - 1, PBUF_INITIAL - 1, -1):
+            self.reserve[self.reserve_count] = i
+            self.reserve_count += 1
+        for i in range(PBUF_INITIAL):
             io_uring_buf_ring_add(self.br, self.base + <size_t>i * PBUF_SIZE,
                                   PBUF_SIZE, i, self.mask, i)
-        io_uring_buf_ring_advance(self.br, PBUF_ENTRIES)
+        io_uring_buf_ring_advance(self.br, PBUF_INITIAL)
+        self.published = PBUF_INITIAL
         return self
+
+    cdef void grow(self) noexcept:
+        """The kernel ran out of buffers: double the number it may use."""
+        cdef int n = min(self.published, self.reserve_count), i
+        cdef uint16_t bid
+        for i in range(n):
+            self.reserve_count -= 1
+            bid = self.reserve[self.reserve_count]
+            io_uring_buf_ring_add(self.br, self.base + <size_t>bid * PBUF_SIZE,
+                                  PBUF_SIZE, bid, self.mask, i)
+        if n:
+            io_uring_buf_ring_advance(self.br, n)
+            self.published += n
 
     cdef inline char* buffer(self, uint16_t bid) noexcept:
         return self.base + <size_t>bid * PBUF_SIZE

@@ -4,22 +4,11 @@
 # Behaves as asyncio's _SelectorSocketTransport (same errors, same order of
 # protocol calls), without readiness polling.
 
-from asyncio import base_events as aio_base_events
-from asyncio import constants as aio_constants
-from asyncio import futures as aio_futures
-from asyncio import protocols as aio_protocols
-from asyncio import trsock as aio_trsock
 from socket import SHUT_WR as PY_SHUT_WR
-import warnings
 
 cdef object BufferedProtocol = aio_protocols.BufferedProtocol
-cdef object set_result_unless_cancelled = aio_futures._set_result_unless_cancelled
 cdef object set_nodelay = aio_base_events._set_nodelay
-cdef object TransportSocket = aio_trsock.TransportSocket
-cdef int LOG_THRESHOLD_FOR_CONNLOST_WRITES = aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
 cdef object SENDFILE_TRY_NATIVE = aio_constants._SendfileMode.TRY_NATIVE
-
-from asyncio import transports as aio_transports
 
 
 class StreamTransportClass(aio_transports._FlowControlMixin, aio_transports.Transport):
@@ -53,16 +42,10 @@ cdef class StreamSend(Operation):
         return self.transport.on_sent(res)
 
 
-cdef class StreamTransport(FlushTarget):
+cdef class StreamTransport(SocketTransportBase):
     """asyncio.Transport for a connected stream socket, on io_uring."""
 
-    cdef SocketLoop loop
-    cdef object sock
-    cdef int fd
-    cdef object protocol
     cdef bint buffered              # protocol is a BufferedProtocol
-    cdef dict extra
-    cdef object server
     cdef StreamRecv recv_op
     cdef StreamSend send_op
     cdef ProvidedBufferRing pbuf    # None: single-shot into own_buffer
@@ -72,13 +55,9 @@ cdef class StreamTransport(FlushTarget):
     cdef list queue
     cdef Py_ssize_t head_offset
     cdef Py_ssize_t send_count
-    cdef Py_ssize_t buffer_size
     cdef iovec* iovecs
     cdef Py_ssize_t iovec_capacity
     cdef msghdr msg
-    cdef Py_ssize_t high_water
-    cdef Py_ssize_t low_water
-    cdef bint protocol_paused       # pause_writing() was called
     cdef bint write_eof_requested
     cdef bint shut_down
     # Reading.
@@ -87,19 +66,11 @@ cdef class StreamTransport(FlushTarget):
     cdef list pending               # data received while paused, in order
     cdef bint pending_eof
     cdef bint delivery_scheduled
-    # Closing.
-    cdef bint closing
-    cdef int conn_lost
-    cdef bint fd_release_pending    # close the socket once no request is in flight
     cdef public object _empty_waiter
-    cdef object __weakref__
 
     def __cinit__(self):
         self.queue = []
         self.pending = []
-        self.fd = -1
-        self.high_water = 64 * 1024
-        self.low_water = 16 * 1024
 
     def __dealloc__(self):
         if self.iovecs != NULL:
@@ -107,39 +78,18 @@ cdef class StreamTransport(FlushTarget):
         if self.own_buffer != NULL:
             PyMem_Free(self.own_buffer)
 
-    def __init__(self, *args, **kwargs):
-        raise TypeError("stream transports are created by the loop")
-
     # -- creation ----------------------------------------------------------
 
     @staticmethod
     cdef StreamTransport create(SocketLoop loop, object sock, object protocol,
                                 object waiter, object extra, object server):
         cdef StreamTransport self = StreamTransport.__new__(StreamTransport)
-        self.loop = loop
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.extra = {} if extra is None else dict(extra)
-        self.extra['socket'] = TransportSocket(sock)
-        try:
-            self.extra['sockname'] = sock.getsockname()
-        except OSError:
-            self.extra['sockname'] = None
-        if 'peername' not in self.extra:
-            try:
-                self.extra['peername'] = sock.getpeername()
-            except OSError:
-                self.extra['peername'] = None
-        self.server = server
-        self.set_protocol(protocol)
+        self.init_base(loop, sock, protocol, extra, server)
         self.recv_op = StreamRecv.__new__(StreamRecv)
         self.recv_op.transport = self
         self.send_op = StreamSend.__new__(StreamSend)
         self.send_op.transport = self
         self.pbuf = loop.buffer_ring()
-        loop._transports[self.fd] = self
-        if server is not None:
-            server._attach()
         set_nodelay(sock)
         loop.soon(protocol.connection_made, (self,))
         if waiter is not None:
@@ -202,6 +152,8 @@ cdef class StreamTransport(FlushTarget):
                 return 0
             self.on_eof()
             return 0
+        if res == -ENOBUFS and self.pbuf is not None:
+            self.pbuf.grow()
         if res == -ENOBUFS or res == -ECANCELED or res == -EINTR or res == -EAGAIN:
             # Out of buffers, a pause, or a multishot the kernel ended: data
             # not yet received is still in the socket, so just re-arm.
@@ -486,60 +438,7 @@ cdef class StreamTransport(FlushTarget):
     def can_write_eof(self):
         return True
 
-    cdef int maybe_pause_protocol(self) except -1:
-        if self.buffer_size <= self.high_water or self.protocol_paused:
-            return 0
-        self.protocol_paused = True
-        try:
-            self.protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self.loop.call_exception_handler({
-                'message': 'protocol.pause_writing() failed',
-                'exception': exc,
-                'transport': self,
-                'protocol': self.protocol,
-            })
-        return 0
-
-    cdef int maybe_resume_protocol(self) except -1:
-        if self.protocol_paused and self.buffer_size <= self.low_water:
-            self.protocol_paused = False
-            try:
-                self.protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self.loop.call_exception_handler({
-                    'message': 'protocol.resume_writing() failed',
-                    'exception': exc,
-                    'transport': self,
-                    'protocol': self.protocol,
-                })
-        return 0
-
-    def get_write_buffer_size(self):
-        return self.buffer_size
-
-    def get_write_buffer_limits(self):
-        return (self.low_water, self.high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self.high_water = high
-        self.low_water = low
-        self.maybe_pause_protocol()
-
     # -- closing -----------------------------------------------------------
-
-    def is_closing(self):
-        return self.closing
 
     def close(self):
         if self.closing:
@@ -551,84 +450,36 @@ cdef class StreamTransport(FlushTarget):
             self.conn_lost += 1
             self.loop.soon(self._call_connection_lost, (None,))
 
-    def abort(self):
-        self.force_close(None)
+    cdef bint requests_in_flight(self):
+        return self.recv_op.user_data != 0 or self.send_op.user_data != 0
 
-    cdef int fatal_error(self, exc, str message) except -1:
-        if isinstance(exc, OSError):
-            if self.loop._debug:
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self.loop.call_exception_handler({
-                'message': message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self.protocol,
-            })
-        return self.force_close(exc)
-
-    def _fatal_error(self, exc, message='Fatal error on transport'):
-        self.fatal_error(exc, message)
-
-    cdef int force_close(self, exc) except -1:
-        if self.conn_lost:
-            return 0
-        if self.queue:
-            self.queue = []
-            self.head_offset = 0
-            self.buffer_size = 0
-            if self.send_op.user_data:
-                self.loop._ring.cancel(self.send_op)
-        if not self.closing:
-            self.closing = True
-            if self.recv_op.user_data:
-                self.loop._ring.cancel(self.recv_op)
-        self.conn_lost += 1
-        self.loop.soon(self._call_connection_lost, (exc,))
+    cdef int cancel_requests(self) except -1:
+        if self.recv_op.user_data:
+            self.loop._ring.cancel(self.recv_op)
+        if self.send_op.user_data:
+            self.loop._ring.cancel(self.send_op)
         return 0
 
-    def _force_close(self, exc):
-        self.force_close(exc)
+    cdef int drop_writes(self) except -1:
+        self.queue = []
+        self.head_offset = 0
+        self.buffer_size = 0
+        return 0
 
     def _call_connection_lost(self, exc):
-        if not self.conn_lost:
-            self.conn_lost = 1      # closed after the queue drained
         try:
-            if self.protocol is not None:
-                self.protocol.connection_lost(exc)
+            SocketTransportBase._call_connection_lost(self, exc)
         finally:
-            self.protocol = None
             self.pending = None
-            self.fd_release_pending = True
-            if self.recv_op.user_data:
-                self.loop._ring.cancel(self.recv_op)
-            if self.send_op.user_data:
-                self.loop._ring.cancel(self.send_op)
-            self.release_if_idle()
-            server = self.server
-            if server is not None:
-                self.server = None
-                server._detach()
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_exception(
+                    ConnectionError("Connection is closed by peer"))
 
-    cdef int release_if_idle(self) except -1:
-        """Closes the socket once connection_lost() ran and no request on
-        its fd is still in flight."""
-        if (self.fd_release_pending and self.sock is not None
-                and not self.recv_op.user_data and not self.send_op.user_data):
-            sock = self.sock
-            self.sock = None
-            self.fd = -1
-            self.queue = []
-            self.recv_op.transport = None   # no CQE can come now: break the cycles
-            self.send_op.transport = None
-            sock.close()
+    cdef int released(self) except -1:
+        self.queue = []
+        self.recv_op.transport = None   # no CQE can come now: break the cycles
+        self.send_op.transport = None
         return 0
-
-    def __del__(self):
-        if self.sock is not None and not self.fd_release_pending:
-            warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self.sock.close()
-            self.sock = None
 
     # -- protocol and information -------------------------------------------
 
@@ -636,51 +487,9 @@ cdef class StreamTransport(FlushTarget):
         self.protocol = protocol
         self.buffered = isinstance(protocol, BufferedProtocol)
 
-    def get_protocol(self):
-        return self.protocol
-
-    def get_extra_info(self, name, default=None):
-        return self.extra.get(name, default)
-
-    @property
-    def _loop(self):
-        return self.loop
-
-    @property
-    def _sock(self):
-        return self.sock
-
-    @property
-    def _sock_fd(self):
-        return self.fd
-
-    @property
-    def _protocol(self):
-        return self.protocol
-
-    @property
-    def _closing(self):
-        return self.closing
-
-    @property
-    def _conn_lost(self):
-        return self.conn_lost
-
-    @property
-    def _protocol_paused(self):
-        return self.protocol_paused
-
     @property
     def _paused(self):
         return self.paused
-
-    @property
-    def _server(self):
-        return self.server
-
-    @property
-    def _extra(self):
-        return self.extra
 
     @property
     def __class__(self):
