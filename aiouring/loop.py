@@ -92,6 +92,12 @@ class Loop(_ring.SocketLoop, _UnixLoop):
                                  address=None, waiter=None, extra=None):
         return _ring.new_datagram_transport(self, sock, protocol, address, waiter, extra)
 
+    def _make_read_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
+        return _ring.new_read_pipe_transport(self, pipe, protocol, waiter, extra)
+
+    def _make_write_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
+        return _ring.new_write_pipe_transport(self, pipe, protocol, waiter, extra)
+
     def _start_serving(self, protocol_factory, sock,
                        sslcontext=None, server=None, backlog=100,
                        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,

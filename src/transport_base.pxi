@@ -32,6 +32,7 @@ cdef class SocketTransportBase(FlushTarget):
     cdef bint closing
     cdef int conn_lost
     cdef bint fd_release_pending    # close the socket once no request is in flight
+    cdef dict __dict__              # tests and applications set attributes (mocks)
     cdef object __weakref__
 
     def __cinit__(self):

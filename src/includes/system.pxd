@@ -116,6 +116,7 @@ cdef extern from "<errno.h>" nogil:
         ENFILE
         ENOENT
         EALREADY
+        EIO
 
 
 cdef extern from "<sys/mman.h>" nogil:
@@ -136,6 +137,11 @@ cdef extern from "<limits.h>" nogil:
 
 cdef extern from "<unistd.h>" nogil:
     int close_fd "close"(int fd)
+    ssize_t c_write "write"(int fd, const void *buf, size_t count)
+
+
+cdef extern from *:
+    int c_errno "errno"
 
 
 cdef extern from "<string.h>" nogil:
