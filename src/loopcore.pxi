@@ -24,7 +24,7 @@ cdef Handle new_handle(LoopCore loop, object callback, tuple args, object contex
     handle.loop = loop
     handle.context = context if context is not None else PyContext_CopyCurrent()
     if loop._debug:
-        handle._source_traceback = extract_stack(sys_getframe(2))
+        handle._source_traceback = extract_stack(sys_getframe(0))
     return handle
 
 
@@ -263,7 +263,7 @@ cdef class LoopCore:
         handle.context = context if context is not None else PyContext_CopyCurrent()
         handle._when = when
         if self._debug:
-            handle._source_traceback = extract_stack(sys_getframe(1))
+            handle._source_traceback = extract_stack(sys_getframe(0))
         self.timers.push(handle)
         return handle
 
