@@ -211,6 +211,15 @@ cdef class LoopCore:
             self.pbuf = ProvidedBufferRing.create(self._ring)
         return self.pbuf
 
+    def _use_buffer_ring(self, bint enabled):
+        """Tests: False makes new stream transports receive with single-shot
+        RECVs into their own buffers (the path for kernels without buffer rings)."""
+        if not enabled:
+            self.pbuf_tried = True
+            self.pbuf = None
+        elif self.pbuf is None:
+            self.pbuf_tried = False
+
     def _call_soon(self, callback, args, context):
         cdef Handle handle = new_handle(self, callback, args, context)
         self.ready.append(handle)

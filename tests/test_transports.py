@@ -521,3 +521,25 @@ async def test_uvicorn_asgi_app(aloop):
         server.should_exit = True
         await asyncio.wait_for(task, 10)
         sock.close()
+
+
+@pytest.mark.aiouring_only("receiving without a provided buffer ring")
+async def test_echo_without_buffer_ring(aloop):
+    aloop._use_buffer_ring(False)
+    try:
+        server, addr = await serve(aloop, Echo)
+        async with server:
+            tr, client = await aloop.create_connection(lambda: Collect(aloop), *addr)
+            payload = os.urandom(500_000)
+            tr.write(payload)
+            await client.wait_for_bytes(len(payload))
+            assert bytes(client.data) == payload
+            tr.pause_reading()
+            tr.write(b"paused")
+            await asyncio.sleep(0.1)
+            tr.resume_reading()
+            await client.wait_for_bytes(len(payload) + 6)
+            tr.close()
+            await client.done
+    finally:
+        aloop._use_buffer_ring(True)
