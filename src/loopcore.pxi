@@ -85,6 +85,26 @@ cdef class FdWatch(Operation):
         return 0
 
 
+cdef bint malloc_tuned = False
+
+
+cdef void tune_malloc():
+    """Received data lives in bytes objects until their send completes, one
+    loop iteration later: keep glibc from returning the heap top to the kernel
+    (and faulting it back in) on every iteration. Left alone when the user
+    tuned malloc through the environment."""
+    global malloc_tuned
+    if malloc_tuned:
+        return
+    malloc_tuned = True
+    from os import environ
+    if any(name in environ for name in ('MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_',
+                                        'GLIBC_TUNABLES', 'AIOURING_NO_MALLOC_TUNING')):
+        return
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024)
+    mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024)
+
+
 cdef class FlushTarget:
     """Something (a transport) with writes to submit right before the loop
     enters the kernel, so one iteration's writes become one request."""
@@ -132,6 +152,7 @@ cdef class LoopCore:
 
     def _init_core(self):
         """Creates the ring and starts reading the self-pipe."""
+        tune_malloc()
         self._ring = Ring()
         self._ring.error_handler = self._operation_failed
         self.leftovers = WeakKeyDictionary()

@@ -146,3 +146,10 @@ cdef extern from *:
 
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *s, size_t maxlen)
+
+
+cdef extern from "<malloc.h>" nogil:
+    int mallopt(int param, int value)
+    enum:
+        M_TRIM_THRESHOLD
+        M_MMAP_THRESHOLD
