@@ -385,6 +385,8 @@ cdef class StreamTransport(SocketTransportBase):
     cdef int on_sent(self, int32_t res) except -1:
         cdef Py_ssize_t left, size, i = 0
         self.send_count = 0
+        if self.conn_lost and not self.queue:
+            return self.release_if_idle()      # aborted: the queue was dropped
         if res < 0:
             self.release_if_idle()
             if res == -ECANCELED or self.conn_lost:

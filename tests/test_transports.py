@@ -543,3 +543,24 @@ async def test_echo_without_buffer_ring(aloop):
             await client.done
     finally:
         aloop._use_buffer_ring(True)
+
+
+async def test_abort_while_send_in_flight(aloop):
+    # The peer does not read: the send stays in flight, then abort() drops it.
+    accepted = aloop.create_future()
+    server = await asyncio.start_server(
+        lambda r, w: accepted.set_result(w), "127.0.0.1", 0)
+    addr = server.sockets[0].getsockname()
+    async with server:
+        tr, client = await aloop.create_connection(lambda: Collect(aloop), *addr)
+        writer = await asyncio.wait_for(accepted, 10)
+        writer.transport.pause_reading()
+        for _ in range(64):
+            tr.write(b"w" * 256 * 1024)
+        await asyncio.sleep(0.2)
+        assert tr.get_write_buffer_size() > 0
+        tr.abort()
+        assert await asyncio.wait_for(client.done, 10) is None
+        await asyncio.sleep(0.1)
+        assert client.calls == ["made", ("lost", None)]
+        writer.close()
