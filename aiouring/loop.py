@@ -2,7 +2,8 @@
 implementation of the rest of the AbstractEventLoop contract."""
 
 import socket
-from asyncio import base_events, constants, sslproto, unix_events
+import warnings
+from asyncio import base_events, constants, events, sslproto, unix_events
 
 from . import _ring
 
@@ -97,6 +98,34 @@ class Loop(_ring.SocketLoop, _UnixLoop):
 
     def _make_write_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
         return _ring.new_write_pipe_transport(self, pipe, protocol, waiter, extra)
+
+    async def _make_subprocess_transport(self, protocol, args, shell,
+                                         stdin, stdout, stderr, bufsize,
+                                         extra=None, **kwargs):
+        """Subprocesses whose exit the ring watches (pidfd), unless the
+        application installed a child watcher of its own."""
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            watcher = getattr(events.get_event_loop_policy(), "_watcher", None)
+        if watcher is not None and not isinstance(
+                watcher, (unix_events.ThreadedChildWatcher, unix_events.PidfdChildWatcher)):
+            return await super()._make_subprocess_transport(
+                protocol, args, shell, stdin, stdout, stderr, bufsize,
+                extra=extra, **kwargs)
+        waiter = self.create_future()
+        transp = unix_events._UnixSubprocessTransport(
+            self, protocol, args, shell, stdin, stdout, stderr, bufsize,
+            waiter=waiter, extra=extra, **kwargs)
+        _ring.watch_child(self, transp.get_pid(), transp._process_exited)
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transp.close()
+            await transp._wait()
+            raise
+        return transp
 
     def _start_serving(self, protocol_factory, sock,
                        sslcontext=None, server=None, backlog=100,

@@ -95,3 +95,24 @@ async def test_subprocess_large_output(aloop):
     out, _ = await asyncio.wait_for(proc.communicate(payload), 30)
     assert out == payload * 3
     assert proc.returncode == 0
+
+
+async def test_subprocess_exit_codes(aloop):
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, "-c", f"import sys; sys.exit({code})") for code in (0, 3, 7)]
+    codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 30)
+    assert codes == [0, 3, 7]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(30)")
+    proc.kill()
+    assert await asyncio.wait_for(proc.wait(), 10) == -9
+
+
+@pytest.mark.aiouring_only("child exit watched on the ring, without a watcher thread")
+async def test_subprocess_without_watcher_thread(aloop):
+    import threading
+    before = threading.active_count()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(0.2)")
+    assert threading.active_count() == before
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
