@@ -564,3 +564,49 @@ async def test_abort_while_send_in_flight(aloop):
         await asyncio.sleep(0.1)
         assert client.calls == ["made", ("lost", None)]
         writer.close()
+
+
+async def test_tls_server_client_and_start_tls(aloop):
+    test_utils = pytest.importorskip("test.test_asyncio.utils")
+    server_ctx = test_utils.simple_server_sslcontext()
+    client_ctx = test_utils.simple_client_sslcontext()
+
+    async def handle(reader, writer):
+        while line := await reader.readline():
+            writer.write(line[::-1])
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    addr = server.sockets[0].getsockname()
+    async with server:
+        reader, writer = await asyncio.open_connection(*addr, ssl=client_ctx)
+        assert writer.get_extra_info("sslcontext") is client_ctx
+        payload = os.urandom(20_000).hex().encode() + b"\n"
+        writer.write(payload)
+        reply = await asyncio.wait_for(reader.readexactly(len(payload)), 10)
+        assert reply == payload[::-1]
+        writer.close()
+        await writer.wait_closed()
+
+    # start_tls upgrades a plain connection made on the native transport.
+    async def upgrade(reader, writer):
+        assert await reader.readline() == b"STARTTLS\n"
+        writer.write(b"GO\n")          # the client starts TLS only after this
+        await writer.drain()
+        await writer.start_tls(server_ctx)
+        writer.write(b"secure " + await reader.readline())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(upgrade, "127.0.0.1", 0)
+    addr = server.sockets[0].getsockname()
+    async with server:
+        reader, writer = await asyncio.open_connection(*addr)
+        writer.write(b"STARTTLS\n")
+        assert await asyncio.wait_for(reader.readline(), 10) == b"GO\n"
+        await writer.start_tls(client_ctx)
+        writer.write(b"hello\n")
+        assert await asyncio.wait_for(reader.read(), 10) == b"secure hello\n"
+        writer.close()
+        await writer.wait_closed()
