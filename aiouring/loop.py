@@ -1,13 +1,18 @@
 """aiouring.Loop: the native core (aiouring._ring) under asyncio's own
 implementation of the rest of the AbstractEventLoop contract."""
 
+import errno
+import io
+import os
 import socket
 import warnings
-from asyncio import base_events, constants, events, sslproto, unix_events
+from asyncio import base_events, constants, events, exceptions, sslproto, unix_events
 
 from . import _ring
 
 __all__ = ["Loop"]
+
+_SPLICE_CHUNK = 1 << 20         # bytes per linked file->pipe->socket pair
 
 _UnixLoop = unix_events._UnixSelectorEventLoop
 
@@ -127,6 +132,79 @@ class Loop(_ring.SocketLoop, _UnixLoop):
             raise
         return transp
 
+    async def _sendfile_native(self, transp, file, offset, count):
+        """loop.sendfile() on a native transport: linked SPLICEs on the ring."""
+        if not _ring.is_stream_transport(transp):
+            return await super()._sendfile_native(transp, file, offset, count)
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation):
+            raise exceptions.SendfileNotAvailableError("not a regular file")
+        try:
+            fsize = os.fstat(fileno).st_size
+        except OSError:
+            raise exceptions.SendfileNotAvailableError("not a regular file")
+        remaining = (count if count else fsize) if offset < fsize else 0
+        if count:
+            remaining = min(remaining, max(0, fsize - offset))
+        if remaining <= 0:
+            return 0
+        # As asyncio: no reading and no write() while the file goes out.
+        resume_reading = transp.is_reading()
+        transp.pause_reading()
+        await transp._make_empty_waiter()
+        pipe_r, pipe_w = os.pipe2(os.O_CLOEXEC)
+        total = 0
+        try:
+            try:
+                import fcntl
+                fcntl.fcntl(pipe_w, fcntl.F_SETPIPE_SZ, _SPLICE_CHUNK)
+                chunk = _SPLICE_CHUNK
+            except OSError:
+                chunk = 65536
+            sock_fd = transp._sock_fd
+            while remaining > 0:
+                n = min(remaining, chunk)
+                ops = _ring.splice_file_to_socket(self, fileno, offset + total,
+                                                  pipe_w, pipe_r, sock_fd, n)
+                moved_in, moved_out = await self._splice_results(ops)
+                if moved_in < 0:
+                    if total == 0 and moved_in in (-errno.EINVAL, -errno.ESPIPE):
+                        raise exceptions.SendfileNotAvailableError("file cannot be spliced")
+                    raise OSError(-moved_in, os.strerror(-moved_in))
+                if moved_in == 0:
+                    break                           # end of file
+                if moved_out == -errno.ECANCELED:
+                    moved_out = 0                   # a short first splice ends the link
+                elif moved_out < 0:
+                    raise _send_error(moved_out)
+                total += moved_out                  # what reached the socket
+                while moved_out < moved_in:         # the socket took less: the rest is in the pipe
+                    op = _ring.splice_pipe_to_socket(self, pipe_r, sock_fd, moved_in - moved_out)
+                    (res,) = await self._splice_results((op,))
+                    if res <= 0:
+                        raise _send_error(res)
+                    moved_out += res
+                    total += res
+                remaining -= moved_in
+            return total
+        finally:
+            os.close(pipe_r)
+            os.close(pipe_w)
+            if total > 0:
+                file.seek(offset + total)
+            transp._reset_empty_waiter()
+            if resume_reading:
+                transp.resume_reading()
+
+    async def _splice_results(self, ops):
+        try:
+            return [await op.future for op in ops]
+        except BaseException:
+            for op in ops:
+                _ring.cancel_operation(self, op)
+            raise
+
     def _start_serving(self, protocol_factory, sock,
                        sslcontext=None, server=None, backlog=100,
                        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
@@ -162,3 +240,11 @@ class Loop(_ring.SocketLoop, _UnixLoop):
     def __repr__(self):
         return (f"<{type(self).__name__} running={self.is_running()} "
                 f"closed={self.is_closed()} debug={self.get_debug()}>")
+
+
+def _send_error(res):
+    if res == 0:
+        return ConnectionError("socket is not connected", errno.ENOTCONN)
+    if res == -errno.ENOTCONN:
+        return ConnectionError("socket is not connected", errno.ENOTCONN)
+    return OSError(-res, os.strerror(-res))

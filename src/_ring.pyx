@@ -4,7 +4,7 @@
 
 from libc.errno cimport (EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
                          ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT)
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.string cimport memset, memcpy, strerror
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from posix.unistd cimport getpid
@@ -54,4 +54,5 @@ include "stream_server.pxi"
 include "datagram_transport.pxi"
 include "pipe_transport.pxi"
 include "process.pxi"
+include "sendfile.pxi"
 include "probe.pxi"

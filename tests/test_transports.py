@@ -610,3 +610,37 @@ async def test_tls_server_client_and_start_tls(aloop):
         assert await asyncio.wait_for(reader.read(), 10) == b"secure hello\n"
         writer.close()
         await writer.wait_closed()
+
+
+async def test_sendfile(aloop, tmp_path, monkeypatch):
+    data = os.urandom(3 * 1024 * 1024 + 123)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    protocols = []
+
+    def factory():
+        protocols.append(Collect(aloop))
+        return protocols[-1]
+
+    if type(aloop).__module__.startswith("aiouring"):
+        # The native path splices on the ring: os.sendfile is never needed.
+        def no_sendfile(*args):
+            raise AssertionError("os.sendfile called")
+        monkeypatch.setattr(os, "sendfile", no_sendfile)
+    server, addr = await serve(aloop, factory)
+    async with server:
+        tr, client = await aloop.create_connection(lambda: Collect(aloop), *addr)
+        tr.write(b"header:")
+        with open(path, "rb") as f:
+            sent = await aloop.sendfile(tr, f, offset=100, count=2_000_000)
+            assert sent == 2_000_000
+            assert f.tell() == 2_000_100
+            sent = await aloop.sendfile(tr, f, offset=2_000_100)
+            assert sent == len(data) - 2_000_100
+            assert await aloop.sendfile(tr, f, offset=len(data)) == 0
+        tr.write(b":trailer")
+        assert tr.is_reading()
+        tr.close()
+        await asyncio.wait_for(client.done, 10)
+        await asyncio.wait_for(protocols[0].done, 10)
+        assert protocols[0].data == b"header:" + data[100:] + b":trailer"
