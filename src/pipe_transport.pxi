@@ -148,6 +148,7 @@ cdef class ReadPipeTransport(PipeTransportBase):
     cdef PipeOp op
     cdef char* buffer
     cdef bint paused
+    cdef object held            # data a read delivered after pause_reading()
 
     def __dealloc__(self):
         if self.buffer != NULL:
@@ -214,10 +215,22 @@ cdef class ReadPipeTransport(PipeTransportBase):
             self.loop.soon(self._call_connection_lost, (None,))
             return 0
         data = PyBytes_FromStringAndSize(self.buffer, res)
-        if not self.paused:
-            self.arm()
+        if self.paused:
+            self.held = data        # handed over after resume_reading()
+            return 0
+        self.arm()
         self.protocol.data_received(data)
         return 0
+
+    def _deliver_held(self):
+        data, self.held = self.held, None
+        if self.closing or data is None:
+            return
+        if self.paused:
+            self.held = data
+            return
+        self.arm()
+        self.protocol.data_received(data)
 
     cdef int fatal_error(self, exc, str message) except -1:
         if isinstance(exc, OSError) and exc.errno == EIO:
@@ -262,7 +275,10 @@ cdef class ReadPipeTransport(PipeTransportBase):
         if self.closing or not self.paused:
             return
         self.paused = False
-        self.arm()
+        if self.held is not None:
+            self.loop.soon(self._deliver_held, ())
+        else:
+            self.arm()
         if self.loop._debug:
             logger.debug("%r resumes reading", self)
 
