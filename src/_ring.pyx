@@ -27,7 +27,7 @@ from asyncio.format_helpers import (
 )
 from asyncio.log import logger
 from collections import deque
-from os import (fsencode, fsdecode, makedev, stat_result, close as os_close,
+from os import (fsencode, fsdecode, makedev, stat_result,
                 strerror as os_strerror, register_at_fork)
 from selectors import _fileobj_to_fd as fileobj_to_fd
 from socket import (getaddrinfo as socket_getaddrinfo, socket as socket_socket,
@@ -54,9 +54,17 @@ include "ring.pxi"
 include "registered.pxi"
 include "handles.pxi"
 include "timers.pxi"
+include "bufring.pxi"
 include "loopcore.pxi"
 include "addresses.pxi"
 include "sockops.pxi"
+include "transport_base.pxi"
+include "stream_transport.pxi"
+include "stream_server.pxi"
+include "datagram_transport.pxi"
+include "pipe_transport.pxi"
+include "process.pxi"
+include "sendfile.pxi"
 include "fileops.pxi"
 include "chains.pxi"
 include "chainprog.pxi"

@@ -85,7 +85,7 @@ async def await_file_operation(FileOperation op):
 
 cdef class OpenOp(FileOperation):
     cdef int salvage(self, object result) except -1:
-        close_fd(result)            # opened after its opener gave up
+        close_fd(<int>result)       # opened after its opener gave up
         return 0
 
 
@@ -256,14 +256,6 @@ cdef object stat_result_from_statx(statx* st):
          'st_ctime_ns': st.stx_ctime.tv_sec * 1000000000 + st.stx_ctime.tv_nsec,
          'st_blksize': st.stx_blksize, 'st_blocks': st.stx_blocks,
          'st_rdev': makedev(st.stx_rdev_major, st.stx_rdev_minor)})
-
-
-cdef int close_fd(object fd) except -1:
-    try:
-        os_close(fd)
-    except OSError:
-        pass
-    return 0
 
 
 cdef class FileLoop(SocketLoop):

@@ -85,6 +85,36 @@ cdef class FdWatch(Operation):
         return 0
 
 
+cdef bint malloc_tuned = False
+
+
+cdef void tune_malloc():
+    """Received data lives in bytes objects until their send completes, one
+    loop iteration later: keep glibc from returning the heap top to the kernel
+    (and faulting it back in) on every iteration. Left alone when the user
+    tuned malloc through the environment."""
+    global malloc_tuned
+    if malloc_tuned:
+        return
+    malloc_tuned = True
+    from os import environ
+    if any(name in environ for name in ('MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_',
+                                        'GLIBC_TUNABLES', 'AIOURING_NO_MALLOC_TUNING')):
+        return
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024)
+    mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024)
+
+
+cdef class FlushTarget:
+    """Something (a transport) with writes to submit right before the loop
+    enters the kernel, so one iteration's writes become one request."""
+
+    cdef bint flush_registered
+
+    cdef int flush(self) except -1:
+        return 0
+
+
 cdef class LoopCore:
     """Cython base of aiouring.Loop."""
 
@@ -105,6 +135,9 @@ cdef class LoopCore:
     cdef dict writers
     cdef object leftovers       # socket -> data the kernel delivered after a cancel
     cdef Py_ssize_t leftover_count  # entries in leftovers: a C check on hot paths
+    cdef list flush_targets     # FlushTargets to flush before the next enter
+    cdef ProvidedBufferRing pbuf    # shared receive buffers; None until first used
+    cdef bint pbuf_tried
     cdef readonly int _pid
     cdef object __weakref__
 
@@ -113,12 +146,14 @@ cdef class LoopCore:
         self.timers = TimerHeap()
         self.readers = {}
         self.writers = {}
+        self.flush_targets = []
         self._clock_resolution = 1e-9
         self.slow_callback_duration = 0.1
         self._pid = getpid()
 
     def _init_core(self):
         """Creates the ring and starts reading the self-pipe."""
+        tune_malloc()
         self._ring = Ring()
         self._ring.error_handler = self._operation_failed
         self.leftovers = WeakKeyDictionary()
@@ -161,6 +196,51 @@ cdef class LoopCore:
         cdef Handle handle = new_handle(self, callback, args, context)
         self.ready.append(handle)
         return handle
+
+    cdef inline Handle soon(self, object callback, tuple args):
+        """call_soon without the checks, for the transports."""
+        cdef Handle handle = new_handle(self, callback, args, None)
+        self.ready.append(handle)
+        return handle
+
+    cdef inline void want_flush(self, FlushTarget target):
+        if not target.flush_registered:
+            target.flush_registered = True
+            self.flush_targets.append(target)
+
+    cdef int flush_all(self) except -1:
+        cdef list targets = self.flush_targets
+        cdef FlushTarget target
+        self.flush_targets = []
+        for target in targets:
+            target.flush_registered = False
+            try:
+                target.flush()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler({
+                    'message': 'Exception while flushing writes',
+                    'exception': exc,
+                })
+        return 0
+
+    cdef ProvidedBufferRing buffer_ring(self):
+        """The loop's provided buffer ring, set up on first use (from the
+        thread running the loop); None when the kernel refuses it."""
+        if not self.pbuf_tried:
+            self.pbuf_tried = True
+            self.pbuf = ProvidedBufferRing.create(self._ring)
+        return self.pbuf
+
+    def _use_buffer_ring(self, bint enabled):
+        """Tests: False makes new stream transports receive with single-shot
+        RECVs into their own buffers (the path for kernels without buffer rings)."""
+        if not enabled:
+            self.pbuf_tried = True
+            self.pbuf = None
+        elif self.pbuf is None:
+            self.pbuf_tried = False
 
     def _call_soon(self, callback, args, context):
         cdef Handle handle = new_handle(self, callback, args, context)
@@ -248,6 +328,9 @@ cdef class LoopCore:
             timers.drop_cancelled()
         while timers.size and timers.first()._cancelled:
             timers.pop()
+
+        if self.flush_targets:
+            self.flush_all()
 
         if self.ready or self._stopping:
             timeout = 0
@@ -368,8 +451,13 @@ cdef class LoopCore:
             watches.clear()
         if self.self_pipe is not None:
             self.self_pipe.fd = -1
+        self.flush_targets = []
         if self._ring is not None:
             self._ring.close()
+        if self.pbuf is not None:
+            if not self._ring.left_requests:    # else the kernel may still write there
+                self.pbuf.release()
+            self.pbuf = None
         for sock in (self._csock, self._ssock):
             if sock is not None:
                 sock.close()

@@ -92,6 +92,7 @@ cdef class Ring:
     cdef RegisteredBuffers buffers  # fixed buffers, registered lazily
     cdef readonly unsigned long long enters
     cdef public object error_handler   # called as error_handler(exc, op)
+    cdef readonly bint left_requests   # closed with requests still in flight
 
     def __cinit__(self):
         self.slots = [None]         # user_data 0 marks CQEs nobody waits for
@@ -273,6 +274,21 @@ cdef class Ring:
         self.files = None
         self.buffers = None
 
+    cdef int submit_and_flush(self) except -1:
+        """Submits queued requests and runs the kernel's pending completion
+        work (DEFER_TASKRUN), without waiting or dispatching CQEs."""
+        cdef int ret
+        if not self.initialized:
+            return 0
+        if not self.enabled:
+            self.enable()
+        ret = io_uring_submit_and_get_events(&self.ring)
+        if ret < 0 and ret != -EBUSY and ret != -EAGAIN and ret != -EINTR:
+            if ret == -EEXIST:
+                return 0        # not the issuer thread: the next enter does it
+            raise_errno(-ret)
+        return 0
+
     # -- waiting and dispatch ---------------------------------------------
 
     cdef int enable(self) except -1:
@@ -396,6 +412,7 @@ cdef class Ring:
                 # keep them alive for the life of the process.
                 stuck = [op for op in self.slots if op is not None]
                 _unreleased_operations.extend(stuck)
+                self.left_requests = True
                 warn(f"io_uring closed with {len(stuck)} request(s) the kernel did "
                      f"not complete after cancellation "
                      f"({', '.join(sorted({type(op).__name__ for op in stuck}))}); "

@@ -125,7 +125,15 @@ def test_text_reads_match_builtin_open(tmp_path, text, encoding, newline, steps)
                     if op == "tellseek":
                         # Cookies are opaque (and differ between io and _pyio):
                         # what must match is reading on from where tell() was.
-                        expected.seek(expected.tell())
+                        # After readlines(hint) stopped early, both refuse
+                        # tell() (telling is disabled by next()).
+                        try:
+                            expected_cookie = expected.tell()
+                        except OSError:
+                            with pytest.raises(OSError):
+                                await got.tell()
+                            continue
+                        expected.seek(expected_cookie)
                         await got.seek(await got.tell())
                         continue
                     assert await getattr(got, op)(arg) == getattr(expected, op)(arg), (op, arg)

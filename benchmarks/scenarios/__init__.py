@@ -15,8 +15,10 @@ BASELINES (the variants ratios are taken against), cleanup() and
 import importlib
 import time
 
-NAMES = ("call_soon", "sleep0", "sock_echo", "files_small", "files_random",
-         "files_seq", "files_write", "chain_steps")
+NAMES = ("call_soon", "sleep0", "sock_echo", "proto_echo", "proto_echo_64k",
+         "buffered_echo", "buffered_echo_64k", "streams_echo", "streams_echo_64k",
+         "http_hello", "files_small", "files_random", "files_seq", "files_write",
+         "chain_steps")
 
 
 def load(name):

@@ -30,16 +30,23 @@ def build_client():
 
 
 def run_sample(loop_name, seconds, quick):
+    return run_echo(["benchmarks.servers.sock_echo"], loop_name, seconds, quick,
+                    CONNS, MSG_SIZE)
+
+
+def run_echo(server_module, loop_name, seconds, quick, conns, msg_size):
+    """One sample: the echo server (server_module = [module, args...]) pinned
+    to one CPU, the C client on the other; echoes/s and per server CPU-second."""
     warmup = 0.3 if quick else 0.5
     server_cpu, client_cpu = bench_cpus()
     client_bin = build_client()
-    server = spawn(python_module("benchmarks.servers.sock_echo", "--loop", loop_name,
+    server = spawn(python_module(*server_module, "--loop", loop_name,
                                  "--max-seconds", warmup + seconds + 60),
                    cpu=server_cpu, stdout=subprocess.PIPE)
     client = None
     try:
         port = LineReader(server.stdout, "echo server").readline(30).split()[1]
-        client = spawn([client_bin, "127.0.0.1", port, CONNS, MSG_SIZE, warmup, seconds],
+        client = spawn([client_bin, "127.0.0.1", port, conns, msg_size, warmup, seconds],
                        cpu=client_cpu, stdout=subprocess.PIPE)
         out = LineReader(client.stdout, "echo client")
         if out.readline(warmup + 30) != "start":

@@ -30,6 +30,8 @@ cdef extern from "<sys/socket.h>" nogil:
     int AF_INET, AF_INET6, AF_UNIX
     int MSG_NOSIGNAL, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL
     int SOCK_NONBLOCK, SOCK_CLOEXEC
+    int SHUT_WR
+    int shutdown(int fd, int how)
 
 
 cdef extern from "<netinet/in.h>" nogil:
@@ -109,8 +111,12 @@ cdef extern from "Python.h":
 cdef extern from "<errno.h>" nogil:
     enum:
         ECANCELED
+        ENOBUFS
+        ECONNABORTED
         EMFILE
+        ENFILE
         ENOENT
+        EALREADY
 
 
 cdef extern from "<stdlib.h>" nogil:
@@ -149,5 +155,37 @@ cdef extern from "<sys/stat.h>" nogil:
         STATX_BTIME
 
 
+cdef extern from "<sys/mman.h>" nogil:
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void *addr, size_t length)
+    void *MAP_FAILED
+    enum:
+        PROT_READ
+        PROT_WRITE
+        MAP_PRIVATE
+        MAP_ANONYMOUS
+
+
+cdef extern from "<limits.h>" nogil:
+    enum:
+        IOV_MAX
+
+
+cdef extern from "<unistd.h>" nogil:
+    int close_fd "close"(int fd)
+    ssize_t c_write "write"(int fd, const void *buf, size_t count)
+
+
+cdef extern from *:
+    int c_errno "errno"
+
+
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *s, size_t maxlen)
+
+
+cdef extern from "<malloc.h>" nogil:
+    int mallopt(int param, int value)
+    enum:
+        M_TRIM_THRESHOLD
+        M_MMAP_THRESHOLD

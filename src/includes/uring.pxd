@@ -112,6 +112,23 @@ cdef extern from "uring_compat.h" nogil:
                                              const iovec *iovecs,
                                              const unsigned long long *tags, unsigned nr)
 
+    # Provided buffer rings (IORING_REGISTER_PBUF_RING).
+    struct io_uring_buf_ring:
+        uint16_t tail
+
+    struct io_uring_buf_reg:
+        uint64_t ring_addr
+        uint32_t ring_entries
+        uint16_t bgid
+
+    int io_uring_register_buf_ring(io_uring *ring, io_uring_buf_reg *reg, unsigned flags)
+    int io_uring_unregister_buf_ring(io_uring *ring, int bgid)
+    int io_uring_buf_ring_mask(uint32_t ring_entries)
+    void io_uring_buf_ring_init(io_uring_buf_ring *br)
+    void io_uring_buf_ring_add(io_uring_buf_ring *br, void *addr, unsigned len,
+                               unsigned short bid, int mask, int buf_offset)
+    void io_uring_buf_ring_advance(io_uring_buf_ring *br, int count)
+
     enum:
         IORING_OP_NOP
         IORING_OP_READV
@@ -145,6 +162,7 @@ cdef extern from "uring_compat.h" nogil:
         IORING_OP_RECV
         IORING_OP_SPLICE
         IORING_OP_SHUTDOWN
+        IORING_OP_SEND_ZC
         IORING_OP_LAST
 
         IOSQE_FIXED_FILE
@@ -157,6 +175,11 @@ cdef extern from "uring_compat.h" nogil:
         IORING_CQE_F_MORE
         IORING_CQE_F_BUFFER
         IORING_CQE_BUFFER_SHIFT
+        IORING_CQE_F_SOCK_NONEMPTY
+
+        IORING_RECVSEND_POLL_FIRST
+        IORING_RECV_MULTISHOT
+        IORING_ACCEPT_MULTISHOT
 
         IORING_FEAT_EXT_ARG
         IORING_FEAT_NODROP
