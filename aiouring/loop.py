@@ -48,6 +48,7 @@ class Loop(_ring.ChainLoop, _UnixLoop):
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
             return
+        self._close_chains()
         self._close_core()
         _UnixLoop.close(self)
 

@@ -14,8 +14,11 @@ int aiouring_chain_ring_start(const char *object_path, int notify_fd,
 			      struct aiouring_chain_ring **out, char *err, size_t errlen)
 {
 	(void)object_path; (void)notify_fd; *out = NULL;
-	snprintf(err, errlen, "aiouring was built without libbpf (or clang): "
-		 "chain programs run loop-side only");
+#ifndef AIOURING_NO_BPF_REASON
+#define AIOURING_NO_BPF_REASON "libbpf or clang was missing at build time"
+#endif
+	snprintf(err, errlen, "aiouring was built without the kernel path of chain "
+		 "programs (%s): they run loop-side", AIOURING_NO_BPF_REASON);
 	return -ENOSYS;
 }
 
