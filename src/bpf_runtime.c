@@ -98,12 +98,25 @@ static size_t log_len, log_cap;
 
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	int n;
-	if (level == LIBBPF_DEBUG || log_buf == NULL || log_len + 1 >= log_cap)
+	char line[4096];
+	size_t n;
+	int got;
+
+	if (level == LIBBPF_DEBUG || log_buf == NULL || log_cap < 2 * sizeof(line))
 		return 0;
-	n = vsnprintf(log_buf + log_len, log_cap - log_len, fmt, ap);
-	if (n > 0)
-		log_len += (size_t)n < log_cap - log_len ? (size_t)n : log_cap - log_len - 1;
+	got = vsnprintf(line, sizeof(line), fmt, ap);
+	if (got <= 0)
+		return 0;
+	n = (size_t)got < sizeof(line) ? (size_t)got : sizeof(line) - 1;
+	/* The end of a verifier log says why: keep the latest half when full. */
+	if (log_len + n + 1 > log_cap) {
+		size_t keep = log_cap / 2;
+		memmove(log_buf, log_buf + log_len - keep, keep);
+		log_len = keep;
+	}
+	memcpy(log_buf + log_len, line, n);
+	log_len += n;
+	log_buf[log_len] = 0;
 	return 0;
 }
 
