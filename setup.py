@@ -1,26 +1,93 @@
-"""Build of aiouring's Cython core against the system's liburing."""
+"""Build of aiouring's Cython core against the system's liburing, and of the
+chain dispatcher's BPF object (clang -target bpf) when clang and libbpf are
+there; without them the build still succeeds, without the kernel path of
+chain programs (aiouring.features() then says why)."""
 import os
+import platform
+import shutil
+import subprocess
+import sysconfig
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("AIOURING_DEBUG") == "1"
+BPF_SOURCE = "bpf/dispatcher.bpf.c"
+BPF_OBJECT = "aiouring/bpf/dispatcher.bpf.o"
+BPF_DEPENDS = ["bpf/dispatcher.h", "bpf/io_uring_bpf.h", "aiouring/bpf/chain.h",
+               *(os.path.join("bpf/programs", f) for f in sorted(os.listdir("bpf/programs")))]
+BPF_ARCH = {"x86_64": "x86", "aarch64": "arm64", "ppc64le": "powerpc",
+            "s390x": "s390", "riscv64": "riscv"}.get(platform.machine(), platform.machine())
 
 macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
 directives = {"linetrace": True, "binding": True} if DEBUG else {}
 
+
+def kernel_path_missing():
+    """None when the kernel path can be built, else what is missing."""
+    if os.environ.get("AIOURING_NO_BPF") == "1":
+        return "AIOURING_NO_BPF=1 at build time"
+    if not shutil.which(os.environ.get("CLANG", "clang")):
+        return "clang was not found at build time"
+    for header in ("/usr/include/bpf/libbpf.h", "/usr/include/gelf.h"):
+        if not os.path.exists(header):
+            return f"{header} was missing at build time (libbpf-dev, libelf-dev)"
+    return None
+
+
+MISSING = kernel_path_missing()
+if MISSING is None:
+    macros.append(("AIOURING_HAVE_LIBBPF", "1"))
+    libraries = ["uring", "bpf", "elf", "z"]
+else:
+    escaped = MISSING.replace('"', "'")
+    macros.append(("AIOURING_NO_BPF_REASON", f'"{escaped}"'))
+    libraries = ["uring"]
+
+
+class BuildWithBpf(build_ext):
+    """Compiles the dispatcher to BPF next to the package before the
+    extension, when its sources are newer."""
+
+    def run(self):
+        if MISSING is None:
+            self.build_bpf()
+        super().run()
+        if MISSING is None and not self.inplace:
+            target = os.path.join(self.build_lib, BPF_OBJECT)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(BPF_OBJECT, target)
+
+    def build_bpf(self):
+        sources = [BPF_SOURCE, *BPF_DEPENDS]
+        if (os.path.exists(BPF_OBJECT) and not self.force and
+                os.path.getmtime(BPF_OBJECT) >= max(map(os.path.getmtime, sources))):
+            return
+        multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+        command = [os.environ.get("CLANG", "clang"), "-g", "-O2", "-target", "bpf",
+                   "-mcpu=v3", f"-D__TARGET_ARCH_{BPF_ARCH}", "-Wall",
+                   "-Wno-unused-function", "-Iaiouring/bpf", "-Ibpf",
+                   *([f"-I/usr/include/{multiarch}"] if multiarch else []),
+                   "-c", BPF_SOURCE, "-o", BPF_OBJECT]
+        print(" ".join(command))
+        subprocess.run(command, check=True)
+
+
 extensions = [
     Extension(
         "aiouring._ring",
-        ["src/_ring.pyx", "src/chain_native.c"],
+        ["src/_ring.pyx", "src/chain_native.c", "src/bpf_runtime.c"],
         include_dirs=["src", "aiouring/bpf", "bpf"],
-        libraries=["uring"],
+        libraries=libraries,
         define_macros=macros,
         extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
+        depends=["src/bpf_runtime.h", "bpf/dispatcher.h"],
     ),
 ]
 
 setup(
+    cmdclass={"build_ext": BuildWithBpf},
     ext_modules=cythonize(
         extensions,
         include_path=["src"],

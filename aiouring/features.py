@@ -22,6 +22,15 @@ def _bpf_ops_in_kernel_btf():
         return False
 
 
+def _probe_bpf_loop(_ring):
+    """None if the chain dispatcher loads and attaches here, else why not."""
+    if not _ring.chain_ring_supported():
+        return _ring.probe_chain_ring("")     # the build's own reason
+    if not _bpf_ops_in_kernel_btf():
+        return "the kernel has no io_uring BPF struct_ops (Linux 7.1+)"
+    return _ring.probe_chain_ring(_ring.dispatcher_object_path())
+
+
 def _probe():
     from . import _ring
 
@@ -35,11 +44,13 @@ def _probe():
         "ext_arg": False,
         "bpf_ops": _bpf_ops_in_kernel_btf(),
         "bpf_loop": False,
+        "bpf_loop_reason": None,
     }
     try:
         kernel = _ring.probe_kernel()
     except RingUnavailableError as exc:
         result["unavailable_reason"] = str(exc)
+        result["bpf_loop_reason"] = "io_uring is not available"
         return result
     result["io_uring"] = True
     result["opcodes"] = [_names.opcode_name(op) for op in kernel["opcodes"]]
@@ -54,6 +65,8 @@ def _probe():
             flags |= _names.SETUP_FLAGS[required]
         if _ring.setup_flags_error(flags) == 0:
             result["setup_flags"].append(name)
+    result["bpf_loop_reason"] = _probe_bpf_loop(_ring)
+    result["bpf_loop"] = result["bpf_loop_reason"] is None
     loop_ring = _ring.Ring()
     try:
         result["loop_setup"] = loop_ring.setup_mode
@@ -73,7 +86,9 @@ def features():
     - ``opcodes``: the operations the kernel supports (io_uring_probe);
     - ``features``: the IORING_FEAT_* bits the kernel reports;
     - ``bpf_ops``: whether the kernel has the io_uring BPF struct_ops (7.1+);
-    - ``bpf_loop``: whether chain programs run in the kernel.
+    - ``bpf_loop``: whether chain programs run in the kernel (the chain
+      dispatcher loads and attaches here); if not, ``bpf_loop_reason``
+      says why.
     """
     global _cached
     with _lock:

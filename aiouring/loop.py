@@ -53,6 +53,7 @@ class Loop(_ring.ProgramLoop, _UnixLoop):
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
             return
+        self._close_chains()
         self._close_core()
         _UnixLoop.close(self)
 

@@ -6,7 +6,7 @@ from libc.errno cimport (EIO, ELOOP, EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAI
                          ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT)
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
 from libc.string cimport memset, memcpy, strerror
-from cpython.mem cimport PyMem_Realloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from posix.unistd cimport getpid
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
@@ -18,6 +18,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from includes.uring cimport *
 from includes.system cimport *
 from includes.chain cimport *
+from includes.bpf_runtime cimport *
 
 from asyncio import Future, CancelledError, InvalidStateError, shield
 from asyncio.base_events import _format_handle as format_handle
@@ -67,5 +68,6 @@ include "process.pxi"
 include "sendfile.pxi"
 include "fileops.pxi"
 include "chains.pxi"
+include "bpfchain.pxi"
 include "chainprog.pxi"
 include "probe.pxi"

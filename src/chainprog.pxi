@@ -1,7 +1,7 @@
 # The loop-side driver of chain programs: the native build of a program runs
 # on each completion of its chain on the loop's own ring, so a chain of any
-# length resumes Python once. (On Linux 7.1+ the same programs run in the
-# kernel instead; see bpf/.)
+# length resumes Python once. On Linux 7.1+ the same programs run in the
+# kernel instead (bpfchain.pxi); ProgramLoop picks the path per chain.
 
 cdef enum:
     DEFAULT_MAX_STEPS = 1 << 20
@@ -39,9 +39,11 @@ cdef class ChainProgramOp(SocketOperation):
             self.context.result = -EIO if self.io.issued == 0 else -EINVAL
             return self.deliver()
         self.context.steps += 1
+        (<ProgramLoop>self.loop).chain_steps_loop_side += 1
         return 0
 
     cdef int deliver(self) except -1:
+        (<ProgramLoop>self.loop).chains_loop_side += 1
         if self.user_data:
             # A misbehaving program left a request in flight: cancel it; its
             # CQE still arrives here and is dropped.
@@ -70,25 +72,114 @@ cdef class ChainProgramOp(SocketOperation):
         return self.issue(rc)
 
 
+CHAIN_PATHS = ("auto", "kernel", "loop-side")
+
+
+def dispatcher_object_path():
+    """The chain dispatcher's BPF object shipped with the package (or the
+    one AIOURING_BPF_OBJECT names)."""
+    import os.path, aiouring.bpf
+    return os.environ.get("AIOURING_BPF_OBJECT") or os.path.join(
+        os.path.dirname(aiouring.bpf.__file__), "dispatcher.bpf.o")
+
+
 cdef class ProgramLoop(ChainLoop):
-    """Runs chain programs loop-side."""
+    """Runs chain programs: in the kernel on the loop's chain ring where the
+    kernel has the io_uring BPF struct_ops, loop-side otherwise."""
+
+    cdef ChainRing _chains              # the kernel path, once started
+    cdef object _chains_unavailable     # why this loop has no chain ring
+    cdef readonly unsigned long long chains_loop_side
+    cdef readonly unsigned long long chain_steps_loop_side
+
+    cdef ChainRing kernel_chains(self, bint required):
+        """The loop's chain ring, started on first use; None (or, when
+        required, RuntimeError) where chains cannot run in the kernel."""
+        global _chain_ring_failure
+        cdef int err
+        if self._chains is not None:
+            err = self._chains.failed()
+            if err == 0:
+                return self._chains
+            self._chains.stop(self._ring)
+            self._chains = None
+            self._chains_unavailable = (
+                f"the chain ring stopped: {strerror(-err).decode()}")
+        reason = self._chains_unavailable or _chain_ring_failure
+        if reason is None and not aiouring_chain_ring_supported():
+            reason = _chain_ring_failure = probe_chain_ring("")
+        if reason is None:
+            from aiouring.features import _bpf_ops_in_kernel_btf
+            if not _bpf_ops_in_kernel_btf():
+                reason = _chain_ring_failure = (
+                    "the kernel has no io_uring BPF struct_ops (Linux 7.1+)")
+        if reason is None:
+            try:
+                self._chains = ChainRing.start(dispatcher_object_path(), self._ring.fd)
+                return self._chains
+            except RuntimeError as exc:
+                # The kernel and the build decide this: once per process.
+                reason = _chain_ring_failure = str(exc)
+        if required:
+            raise RuntimeError(f"chain programs cannot run in the kernel here: {reason}")
+        return None
+
+    def _close_chains(self):
+        """Stops the chain ring's thread; called before the ring closes."""
+        if self._chains is not None:
+            self._chains.stop(self._ring)
+            self._chains = None
+
+    def _chain_stats(self):
+        """Where chain programs ran, and the linked chains' direct
+        descriptors: counts for tests and benchmarks."""
+        chains = self._chains
+        stats = ChainLoop._chain_stats(self)
+        stats.update({
+            'loop_side': self.chains_loop_side,
+            'loop_side_steps': self.chain_steps_loop_side,
+            'kernel': chains.chains_in_kernel if chains is not None else 0,
+            'kernel_steps': chains.steps_in_kernel if chains is not None else 0,
+            'chain_ring': chains.stats() if chains is not None else None,
+            'kernel_unavailable': self._chains_unavailable or _chain_ring_failure,
+        })
+        return stats
 
     def _chain_program_names(self):
         return [aiouring_builtin_programs[i].name.decode()
                 for i in range(aiouring_builtin_program_count)]
 
     async def _run_chain_program(self, int index, tuple args, keepalive=None,
-                                 unsigned max_steps=DEFAULT_MAX_STEPS):
+                                 unsigned max_steps=DEFAULT_MAX_STEPS, path=None):
         """Runs built-in program `index` with up to 6 integer arguments and
         returns its result (an int; a negative result raises the matching
         OSError). keepalive holds what the arguments point into until the
         chain's last request completed. Cancelling cancels the request in
-        flight and issues no more."""
+        flight and issues no more. path: 'kernel', 'loop-side' or None/'auto'
+        (the kernel where it can)."""
         self.check_closed()
         if not 0 <= index < aiouring_builtin_program_count:
             raise ValueError(f"no chain program with index {index}")
         if len(args) > CHAIN_MAX_ARGS:
             raise ValueError(f"a chain program takes at most {CHAIN_MAX_ARGS} arguments")
+        if path is None:
+            path = "auto"
+        elif path not in CHAIN_PATHS:
+            raise ValueError(f"path must be one of {CHAIN_PATHS}, not {path!r}")
+        cdef ChainRing chains
+        cdef KernelChainOp kop
+        if path != "loop-side":
+            chains = self.kernel_chains(path == "kernel")
+            if chains is not None:
+                kop = chains.run(self, index, args, keepalive, max_steps)
+                if kop is None and path == "kernel":
+                    raise RuntimeError(f"all {CHAIN_SLOTS} chain slots are in use")
+                if kop is not None:
+                    try:
+                        return await kop.future
+                    except BaseException:
+                        kop.abandon()
+                        raise
         cdef ChainProgramOp op = ChainProgramOp.__new__(ChainProgramOp)
         op.loop = self
         op.future = Future(loop=self)

@@ -11,11 +11,15 @@ On Linux 7.1+ with the io_uring BPF struct_ops the programs run in the
 kernel, inside io_uring_enter; elsewhere the same programs, compiled
 natively, run loop-side in aiouring's core on each completion. Results and
 errors are the same on both paths; ``path()`` says which one is active.
+Every function takes ``path=`` ('kernel', 'loop-side' or None: the kernel
+where it can) to force one; the environment variable AIOURING_BPF does the
+same for a whole process.
 Programs are written in C against ``chain.h`` (next to this file); see
 docs/chain-programs.md.
 """
 
 import asyncio
+import os
 
 from .. import _ring
 
@@ -43,25 +47,36 @@ def program_names():
     return _running_loop()._chain_program_names() if loop else []
 
 
+def _forced_path():
+    forced = os.environ.get("AIOURING_BPF") or None
+    return None if forced == "auto" else forced
+
+
 def path():
     """Where chain programs run on this machine: 'kernel' or 'loop-side'."""
     from ..features import features
+    forced = _forced_path()
+    if forced is not None:
+        return forced
     return "kernel" if features()["bpf_loop"] else "loop-side"
 
 
-async def run(name, *args, keepalive=None, max_steps=None):
+async def run(name, *args, keepalive=None, max_steps=None, path=None):
     """Runs program `name` with integer arguments (up to six) and returns its
     result. A negative result raises the matching OSError. keepalive holds
-    the objects the arguments point into."""
+    the objects the arguments point into. path forces where it runs
+    ('kernel': RuntimeError if it cannot; 'loop-side')."""
     loop = _running_loop()
     names = loop._chain_program_names()
     try:
         index = names.index(name)
     except ValueError:
         raise ValueError(f"no chain program named {name!r}; have {names}") from None
+    if path is None:
+        path = _forced_path()
     if max_steps is None:
-        return await loop._run_chain_program(index, args, keepalive)
-    return await loop._run_chain_program(index, args, keepalive, max_steps)
+        return await loop._run_chain_program(index, args, keepalive, path=path)
+    return await loop._run_chain_program(index, args, keepalive, max_steps, path)
 
 
 def _pinned(size):
@@ -70,7 +85,7 @@ def _pinned(size):
     return buffer, view, _ring.buffer_address(buffer)
 
 
-async def copy(src, dst, *, chunk=64 * 1024, max_bytes=None):
+async def copy(src, dst, *, chunk=64 * 1024, max_bytes=None, path=None):
     """Copies from src to dst (files, sockets or pipes: objects with fileno()
     or descriptors) until EOF, or max_bytes: read a chunk, write exactly what
     was read, repeat. Both are used at their current position. Returns the
@@ -82,10 +97,10 @@ async def copy(src, dst, *, chunk=64 * 1024, max_bytes=None):
     buffer, view, address = _pinned(chunk)
     limit = (1 << 63) - 1 if max_bytes is None else max_bytes
     return await run("copy", _fileno(src), _fileno(dst), address, chunk, limit,
-                     keepalive=(buffer, view))
+                     keepalive=(buffer, view), path=path)
 
 
-async def read_frame(sock, *, max_size=1 << 20):
+async def read_frame(sock, *, max_size=1 << 20, path=None):
     """Reads one length-prefixed frame from a stream (4-byte big-endian
     length, then that many bytes) and returns its body. Raises EOFError at a
     clean end of stream, OSError(EPROTO) when the stream ends inside a frame
@@ -96,7 +111,7 @@ async def read_frame(sock, *, max_size=1 << 20):
     buffer, view, address = _pinned(max(max_size, FRAME_HEADER_SIZE))
     try:
         length = await run("read_frame", _fileno(sock), address, max_size,
-                           keepalive=(buffer, view))
+                           keepalive=(buffer, view), path=path)
     except OSError as exc:
         if exc.errno == 61:     # ENODATA: the stream ended between frames
             raise EOFError("end of stream before a frame header") from None
@@ -104,7 +119,7 @@ async def read_frame(sock, *, max_size=1 << 20):
     return bytes(view[:length])
 
 
-async def pointer_chase(fd, offset, depth, *, block=4096, field=0):
+async def pointer_chase(fd, offset, depth, *, block=4096, field=0, path=None):
     """Reads the block at offset, then the block at the little-endian u64
     found at byte `field` of it, and so on: depth reads in all. Returns
     (offset, data) of the last block read. OSError(EIO) when a read comes
@@ -115,20 +130,20 @@ async def pointer_chase(fd, offset, depth, *, block=4096, field=0):
         raise ValueError("field must leave room for a u64 inside the block")
     buffer, view, address = _pinned(block)
     last = await run("pointer_chase", _fileno(fd), offset, depth, block, address, field,
-                     keepalive=(buffer, view))
+                     keepalive=(buffer, view), path=path)
     return last, bytes(view)
 
 
-async def recv_send(sock_in, sock_out, *, chunk=64 * 1024):
+async def recv_send(sock_in, sock_out, *, chunk=64 * 1024, path=None):
     """Relays a stream from sock_in to sock_out until EOF (one leg of a
     proxy); returns the number of bytes relayed."""
     if chunk <= 0:
         raise ValueError("chunk must be positive")
     buffer, view, address = _pinned(chunk)
     return await run("recv_send", _fileno(sock_in), _fileno(sock_out), address, chunk,
-                     keepalive=(buffer, view))
+                     keepalive=(buffer, view), path=path)
 
 
-async def nop_chain(count):
+async def nop_chain(count, *, max_steps=None, path=None):
     """count dependent no-op steps: what one chain step costs by itself."""
-    return await run("nop_chain", count)
+    return await run("nop_chain", count, max_steps=max_steps, path=path)

@@ -65,7 +65,7 @@
 
 /* One chain's context: a slot of the region shared by the loop and the
  * program. The loop writes program, arg[] and max_steps before start and
- * reads result (and var[]) after. Layout is fixed: 128 bytes. */
+ * reads result (and var[]) after. Layout is fixed: 136 bytes. */
 struct aiouring_chain {
 	__u32 program;
 	__u32 phase;

@@ -1,0 +1,282 @@
+"""Chain programs in the kernel (Linux 7.1+, run in the guest): the chain
+ring's dispatcher gives the same results as the loop-side driver, resumes
+the coroutine once per chain, and leaves the loop responsive."""
+
+import asyncio
+import errno
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+import aiouring
+import aiouring.bpf as bpf
+
+PATHS = ("kernel", "loop-side")
+
+
+def run(coro):
+    return aiouring.run(coro)
+
+
+def test_bpf_loop_feature():
+    features = aiouring.features()
+    assert features["bpf_loop"] is True, features["bpf_loop_reason"]
+    assert features["bpf_loop_reason"] is None
+    assert bpf.path() == "kernel"
+
+
+def test_nop_chain_runs_in_the_kernel_with_one_cqe_on_the_loop_ring():
+    async def main():
+        loop = asyncio.get_running_loop()
+        await bpf.nop_chain(1, path="kernel")        # starts the chain ring
+        before = loop._chain_stats()
+        completions = loop._ring_stats()["completions"]
+        assert await bpf.nop_chain(1000, path="kernel") == 1000
+        after = loop._chain_stats()
+        return before, after, loop._ring_stats()["completions"] - completions
+
+    before, after, completions = run(main())
+    assert completions == 1                      # only the chain's end
+    assert after["loop_side_steps"] == before["loop_side_steps"] == 0
+    assert after["kernel"] - before["kernel"] == 1
+    assert after["kernel_steps"] - before["kernel_steps"] == 1000
+    ring_before, ring_after = before["chain_ring"], after["chain_ring"]
+    assert ring_after["requests"] - ring_before["requests"] == 1000
+    assert ring_after["loop_steps"] - ring_before["loop_steps"] >= 1000
+
+
+def test_default_path_is_the_kernel_and_env_forces_loop_side(monkeypatch):
+    async def main():
+        loop = asyncio.get_running_loop()
+        await bpf.nop_chain(10)
+        monkeypatch.setenv("AIOURING_BPF", "loop-side")
+        await bpf.nop_chain(10)
+        return loop._chain_stats()
+
+    stats = run(main())
+    assert stats["kernel"] == 1 and stats["loop_side"] == 1
+    assert stats["loop_side_steps"] == 10 and stats["kernel_steps"] == 10
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 64])
+def test_nop_chain_same_on_both_paths(count):
+    async def main():
+        return [await bpf.nop_chain(count, path=p) for p in PATHS]
+
+    assert run(main()) == [count, count]
+
+
+def test_copy_same_on_both_paths(tmp_path):
+    data = os.urandom(3 * 65536 + 1234)
+    source = tmp_path / "in.bin"
+    source.write_bytes(data)
+
+    async def main():
+        results = []
+        for p in PATHS:
+            target = tmp_path / f"out-{p}.bin"
+            with open(source, "rb") as src, open(target, "wb") as dst:
+                results.append(await bpf.copy(src, dst, chunk=4096, path=p))
+            assert target.read_bytes() == data
+        with open(source, "rb") as src, open(tmp_path / "part.bin", "wb") as dst:
+            results.append(await bpf.copy(src, dst, chunk=1000, max_bytes=2500,
+                                          path="kernel"))
+        return results
+
+    assert run(main()) == [len(data), len(data), 2500]
+    assert (tmp_path / "part.bin").read_bytes() == data[:2500]
+
+
+def test_read_frame_same_on_both_paths():
+    async def main():
+        results = []
+        for p in PATHS:
+            a, b = socket.socketpair()
+            with a, b:
+                a.setblocking(False)
+                b.setblocking(False)
+                body = os.urandom(5000)
+                b.sendall(struct.pack(">I", len(body)) + body + struct.pack(">I", 0))
+                results.append(await bpf.read_frame(a, path=p) == body)
+                results.append(await bpf.read_frame(a, path=p))
+                b.sendall(struct.pack(">I", 100))
+                with pytest.raises(OSError) as info:
+                    await bpf.read_frame(a, max_size=10, path=p)
+                results.append(info.value.errno)
+                b.close()
+                with pytest.raises(EOFError):
+                    await bpf.read_frame(a, path=p)
+        return results
+
+    assert run(main()) == [True, b"", errno.EMSGSIZE] * 2
+
+
+def test_pointer_chase_same_on_both_paths(tmp_path):
+    block = 512
+    order = [0, 5, 2, 7, 1]
+    image = bytearray(block * 8)
+    for here, there in zip(order, order[1:]):
+        struct.pack_into("<Q", image, here * block + 16, there * block)
+    path = tmp_path / "index.bin"
+    path.write_bytes(image)
+
+    async def main():
+        with open(path, "rb") as f:
+            return [await bpf.pointer_chase(f.fileno(), 0, len(order), block=block,
+                                            field=16, path=p) for p in PATHS]
+
+    (off1, data1), (off2, data2) = run(main())
+    assert off1 == off2 == order[-1] * block
+    assert data1 == data2 == bytes(image[off1:off1 + block])
+
+
+def test_recv_send_same_on_both_paths():
+    async def main():
+        results = []
+        for p in PATHS:
+            a, b = socket.socketpair()
+            c, d = socket.socketpair()
+            with a, b, c, d:
+                for s in (a, b, c, d):
+                    s.setblocking(False)
+                payload = os.urandom(200000)
+                loop = asyncio.get_running_loop()
+
+                async def feed():
+                    await loop.sock_sendall(a, payload)
+                    a.shutdown(socket.SHUT_WR)
+
+                async def drain():
+                    got = bytearray()
+                    while chunk := await loop.sock_recv(d, 65536):
+                        got += chunk
+                    return bytes(got)
+
+                feeder = asyncio.ensure_future(feed())
+                drainer = asyncio.ensure_future(drain())
+                relayed = await bpf.recv_send(b, c, chunk=8192, path=p)
+                c.shutdown(socket.SHUT_WR)
+                await feeder
+                results.append((relayed, await drainer == payload))
+        return results
+
+    assert run(main()) == [(200000, True)] * 2
+
+
+def test_bad_fd_is_ebadf_on_both_paths():
+    async def main():
+        errors = []
+        for p in PATHS:
+            with pytest.raises(OSError) as info:
+                await bpf.copy(9999, 9998, path=p)
+            errors.append(info.value.errno)
+        return errors
+
+    assert run(main()) == [errno.EBADF] * 2
+
+
+def test_runaway_chain_ends_with_eloop_and_the_loop_stays_usable():
+    async def main():
+        loop = asyncio.get_running_loop()
+        codes = []
+        for p in PATHS:
+            with pytest.raises(OSError) as info:
+                await bpf.nop_chain(100000, max_steps=10, path=p)
+            codes.append(info.value.errno)
+        await asyncio.sleep(0.001)
+        codes.append(await bpf.nop_chain(5, path="kernel"))
+        codes.append(loop._chain_stats()["chain_ring"]["slots_free"])
+        return codes
+
+    assert run(main()) == [errno.ELOOP, errno.ELOOP, 5, 64]
+
+
+def test_long_kernel_chain_does_not_stall_the_loop():
+    async def main():
+        loop = asyncio.get_running_loop()
+        await bpf.nop_chain(1, path="kernel")
+        chain = asyncio.ensure_future(bpf.nop_chain(300000, path="kernel"))
+        await asyncio.sleep(0)
+        lateness = []
+        for _ in range(10):
+            fired = loop.create_future()
+            due = loop.time() + 0.01
+            loop.call_later(0.01, fired.set_result, None)
+            await fired
+            lateness.append(loop.time() - due)
+            if chain.done():
+                break
+        running = not chain.done()
+        result = await chain
+        return sorted(lateness), running, result
+
+    lateness, running, result = run(main())
+    assert result == 300000
+    assert running, "the chain ended before the timers could be measured"
+    assert lateness[len(lateness) // 2] < 0.02, lateness
+
+
+def test_cancelling_a_kernel_chain_frees_its_slot():
+    async def main():
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        with a, b:
+            a.setblocking(False)
+            task = asyncio.ensure_future(bpf.read_frame(a, path="kernel"))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            for _ in range(200):
+                if loop._chain_stats()["chain_ring"]["slots_free"] == 64:
+                    break
+                await asyncio.sleep(0.01)
+            stats = loop._chain_stats()["chain_ring"]
+            b.sendall(struct.pack(">I", 3) + b"abc")
+            body = await bpf.read_frame(a, path="kernel")
+        return stats["slots_free"], body
+
+    assert run(main()) == (64, b"abc")
+
+
+def test_closing_the_loop_stops_the_chain_ring_with_a_chain_in_flight():
+    a, b = socket.socketpair()
+    loop = aiouring.new_event_loop()
+    try:
+        a.setblocking(False)
+
+        async def start():
+            task = asyncio.ensure_future(bpf.read_frame(a, path="kernel"))
+            await asyncio.sleep(0.05)
+            return task
+
+        task = loop.run_until_complete(start())
+        assert not task.done()
+        started = time.monotonic()
+    finally:
+        loop.close()
+        a.close()
+        b.close()
+    assert time.monotonic() - started < 5
+
+
+def test_more_chains_than_slots():
+    async def main():
+        loop = asyncio.get_running_loop()
+        results = await asyncio.gather(*(bpf.nop_chain(50 + i) for i in range(100)))
+        stats = loop._chain_stats()
+        # Forced into the kernel with every slot taken: refused, not queued.
+        chains = [asyncio.ensure_future(bpf.nop_chain(1000, path="kernel"))
+                  for _ in range(64)]
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="slots are in use"):
+            await bpf.nop_chain(1, path="kernel")
+        return results, stats, await asyncio.gather(*chains)
+
+    results, stats, forced = run(main())
+    assert results == [50 + i for i in range(100)]
+    assert stats["kernel"] == 64 and stats["loop_side"] == 36
+    assert forced == [1000] * 64
