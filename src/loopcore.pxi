@@ -392,7 +392,7 @@ cdef class LoopCore:
     cdef int check_fd(self, fd) except -1:
         cdef int fileno = fileobj_to_fd(fd)
         if fcntl(fileno, F_GETFD) < 0:
-            raise OSError(EBADF, strerror(EBADF))
+            raise OSError(EBADF, os_strerror(EBADF))
         return fileno
 
     cdef watch(self, dict watches, fd, uint32_t events, callback, tuple args):

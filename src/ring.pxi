@@ -430,7 +430,7 @@ cdef list _unreleased_operations = []
 
 
 cdef int raise_errno(int err) except -1:
-    raise OSError(err, strerror(err))
+    raise OSError(err, os_strerror(err))
 
 
 cdef int raise_ring_unavailable(int err) except -1:

@@ -4,7 +4,7 @@
 
 
 cdef object errno_error(int err):
-    return OSError(err, strerror(err))
+    return OSError(err, os_strerror(err))
 
 
 cdef int get_writable_buffer(object obj, Py_buffer* view) except -1:
@@ -232,7 +232,7 @@ cdef class SocketLoop(LoopCore):
     cdef int sock_fd(self, sock) except -1:
         cdef int fd = sock.fileno()
         if fd < 0:
-            raise OSError(EBADF, strerror(EBADF))
+            raise OSError(EBADF, os_strerror(EBADF))
         return fd
 
     cdef int check_socket(self, sock) except -1:

@@ -90,6 +90,7 @@ async def test_copy_errors(aloop, tmp_path):
     with pytest.raises(OSError) as info:
         await bpf.copy(987654, 1)
     assert info.value.errno == errno.EBADF
+    assert info.value.strerror == os.strerror(errno.EBADF)      # text, not bytes
     with pytest.raises(ValueError):
         await bpf.copy(0, 1, chunk=0)
 
