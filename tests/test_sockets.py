@@ -254,7 +254,7 @@ async def test_recv_into_readonly_buffer_is_type_error(aloop, tcp_pair):
 
 
 async def test_ssl_socket_rejected(aloop):
-    ssl = pytest.importorskip("ssl")
+    import ssl
     sock = ssl.create_default_context().wrap_socket(
         socket.socket(), server_hostname="example.invalid", do_handshake_on_connect=False)
     with pytest.raises(TypeError):
