@@ -347,6 +347,7 @@ cdef class Ring:
         cdef CompletionEntry entries[CQE_BATCH]
         cdef unsigned count, i
         cdef Operation op
+        cdef object interrupt = None
         while True:
             count = io_uring_peek_batch_cqe(&self.ring, cqes, CQE_BATCH)
             if count == 0:
@@ -372,10 +373,17 @@ cdef class Ring:
                     continue
                 try:
                     op.complete(entries[i].res, entries[i].flags)
+                except (KeyboardInterrupt, SystemExit) as exc:
+                    # Leaves run_forever as from an asyncio callback, but only
+                    # after the rest of this batch: its CQEs are consumed.
+                    if interrupt is None:
+                        interrupt = exc
                 except BaseException as exc:
                     if self.error_handler is None:
                         raise
                     self.error_handler(exc, op)
+            if interrupt is not None:
+                raise interrupt
             if count < CQE_BATCH:
                 return 0
 

@@ -644,3 +644,29 @@ async def test_sendfile(aloop, tmp_path, monkeypatch):
         await asyncio.wait_for(client.done, 10)
         await asyncio.wait_for(protocols[0].done, 10)
         assert protocols[0].data == b"header:" + data[100:] + b":trailer"
+
+
+def test_keyboard_interrupt_in_protocol_leaves_the_loop(loop):
+    """As from any asyncio callback: KeyboardInterrupt raised by a protocol
+    method ends run_until_complete, and the loop stays usable."""
+
+    class Interrupting(asyncio.Protocol):
+        def data_received(self, data):
+            raise KeyboardInterrupt
+
+    async def connect_and_write():
+        server = await loop.create_server(Interrupting, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"x")
+        await asyncio.sleep(5)              # the interrupt ends the wait
+        return server, writer
+
+    task = loop.create_task(connect_and_write())
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_until_complete(task)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        loop.run_until_complete(task)
+    assert loop.run_until_complete(asyncio.sleep(0, "usable")) == "usable"
