@@ -8,6 +8,7 @@
 cdef enum:
     AIOURING_OP_MSG_RING = 40
     CHAIN_RING_STOP_TIMEOUT = 5
+    CHAIN_CANCEL_WAIT = 5           # seconds a cancelled chain may take to end
 
 cdef object _chain_ring_failure = None   # why no chain ring can start here
 
@@ -32,6 +33,7 @@ cdef class KernelChainOp(SocketOperation):
     cdef ChainRing chains
     cdef int slot
     cdef object keepalive          # Python objects whose memory the chain uses
+    cdef object ended              # after a cancel: resolved by the chain's end
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         cdef aiouring_chain_slot* s = &self.chains.shared.slots[self.slot]
@@ -43,6 +45,7 @@ cdef class KernelChainOp(SocketOperation):
             self.chains.count(s.where, s.chain.steps)
         self.chains.release(self.slot)
         self.keepalive = None
+        self.mark_ended()
         if self.future.cancelled():
             return 0
         if result < 0:
@@ -51,12 +54,36 @@ cdef class KernelChainOp(SocketOperation):
             self.future.set_result(result)
         return 0
 
-    cdef int abandon(self) except -1:
-        """The coroutine went away: ask the dispatcher to cancel the chain's
-        request; the chain's end still arrives and frees the slot."""
-        if self.user_data and self.chains.ring is not NULL:
-            send_wake(self.loop._ring, self.chains.fd, CHAIN_CMD_CANCEL, self.slot, 0)
+    cdef int mark_ended(self) except -1:
+        if self.ended is not None and not self.ended.done():
+            self.ended.set_result(None)
         return 0
+
+    cdef object cancel_chain(self):
+        """The coroutine went away: ask the dispatcher to cancel the chain's
+        request. Returns a future that the chain's end resolves (it still
+        arrives and frees the slot), or None when nothing is in flight."""
+        if not self.user_data or self.chains.ring is NULL:
+            return None
+        send_wake(self.loop._ring, self.chains.fd, CHAIN_CMD_CANCEL, self.slot, 0)
+        if self.ended is None:
+            self.ended = Future(loop=self.loop)
+        return self.ended
+
+
+async def await_cancelled_chain(ended, loop):
+    """Waits (through further cancellations, at most CHAIN_CANCEL_WAIT
+    seconds) until a cancelled kernel chain has ended, so the coroutine goes
+    on only when no request of the chain can still consume data."""
+    timer = loop.call_later(CHAIN_CANCEL_WAIT, lambda: ended.done() or ended.set_result(None))
+    try:
+        while not ended.done():
+            try:
+                await shield(ended)
+            except CancelledError:
+                pass
+    finally:
+        timer.cancel()
 
 
 cdef class ChainRing:
@@ -164,7 +191,7 @@ cdef class ChainRing:
         releases the operations still waiting on the loop's ring."""
         cdef int ret = 0
         cdef KernelChainOp op
-        cdef bint owner = ring is None or getpid() == ring.owner_pid
+        cdef bint owner = ring is None or not ring.forked()
         if self.ring is NULL:
             return 0
         with nogil:
@@ -172,6 +199,7 @@ cdef class ChainRing:
         for op in list(self.running.values()):
             if op.user_data and ring is not None and ring.initialized:
                 ring.detach(op)
+            op.mark_ended()
             if not op.future.done():
                 op.future.cancel()
             if ret < 0 and owner:

@@ -178,7 +178,9 @@ cdef class ProgramLoop(ChainLoop):
                     try:
                         return await kop.future
                     except BaseException:
-                        kop.abandon()
+                        ended = kop.cancel_chain()
+                        if ended is not None:
+                            await await_cancelled_chain(ended, self)
                         raise
         cdef ChainProgramOp op = ChainProgramOp.__new__(ChainProgramOp)
         op.loop = self

@@ -50,7 +50,7 @@ class CountSuspensions:
 
 
 async def test_nop_chain_runs_every_step_and_resumes_python_once(aloop):
-    counted = CountSuspensions(bpf.nop_chain(500))
+    counted = CountSuspensions(bpf.nop_chain(500, path="loop-side"))
     before = completions(aloop)
     assert await counted == 500
     assert counted.suspensions == 1
