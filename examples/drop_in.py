@@ -1,0 +1,14 @@
+"""Drop-in use: existing asyncio code, run on aiouring's loop."""
+import asyncio
+
+import aiouring
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(0.01)
+    result = await loop.run_in_executor(None, sum, range(10))
+    print(type(loop).__name__, result)
+
+
+aiouring.run(main())        # or: aiouring.install(); asyncio.run(main())

@@ -1,0 +1,19 @@
+"""Async files: every call is an io_uring request (OPENAT, READ, WRITE, ...)."""
+import os
+import tempfile
+
+import aiouring
+
+
+async def main():
+    path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    async with aiouring.open(path, "w", encoding="utf-8") as f:
+        await f.write("first line\nsecond line\n")
+    async with aiouring.open(path, encoding="utf-8") as f:
+        async for line in f:
+            print(line.rstrip())
+    print((await aiouring.fs.stat(path)).st_size, "bytes")
+    await aiouring.fs.unlink(path)
+
+
+aiouring.run(main())
