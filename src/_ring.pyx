@@ -3,7 +3,7 @@
 """aiouring's native core: the io_uring driver and the hot half of the loop."""
 
 from libc.errno cimport (EIO, ELOOP, EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
-                         ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT)
+                         ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT, EOPNOTSUPP)
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
 from libc.string cimport memset, memcpy, strerror
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free

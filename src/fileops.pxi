@@ -12,7 +12,8 @@ cdef enum:
     # Reads try RWF_NOWAIT first: the kernel hands a short nonblocking read
     # of a regular file (every read that reaches the end) to a worker thread
     # to finish, unless the request says NOWAIT; -EAGAIN (not cached) retries
-    # without it.
+    # without it, as does -EOPNOTSUPP (a file system without NOWAIT reads,
+    # e.g. tmpfs).
     RWF_NOWAIT_VALUE = 0x8
 
 
@@ -109,7 +110,7 @@ cdef class ReadOp(FileOperation):
         return 0
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
-        if res == -EAGAIN and self.nowait:
+        if (res == -EAGAIN or res == -EOPNOTSUPP) and self.nowait:
             self.nowait = False
             if not self.future.cancelled():
                 self.submit()
@@ -219,7 +220,7 @@ cdef class BufferOp(FileOperation):
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         if res < 0:
-            if res == -EINTR or res == -EAGAIN:
+            if res == -EINTR or res == -EAGAIN or (res == -EOPNOTSUPP and self.nowait):
                 self.nowait = False
                 if not self.future.cancelled():
                     self.submit()

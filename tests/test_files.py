@@ -389,3 +389,28 @@ def test_open_needs_an_aiouring_loop(tmp_path):
         with pytest.raises(RuntimeError, match="aiouring loop"):
             await aiouring.open(tmp_path / "x", "w")
     asyncio.run(main())
+
+
+def test_files_on_tmpfs_where_nowait_reads_are_refused():
+    """tmpfs answers RWF_NOWAIT reads with EOPNOTSUPP: reads retry without it."""
+    import tempfile
+    assert os.path.ismount("/dev/shm")
+    directory = tempfile.mkdtemp(dir="/dev/shm")
+    path = os.path.join(directory, "data.bin")
+    payload = os.urandom(3 * 1024 * 1024 + 5)      # also a split read (> 1 MiB)
+
+    async def main():
+        await aiouring.write_bytes(path, payload)
+        assert await aiouring.read_bytes(path) == payload
+        async with aiouring.open(path, "rb") as f:
+            assert await f.read(10) == payload[:10]
+            await f.seek(4096)
+            assert await f.read() == payload[4096:]
+        async with aiouring.open(path, "rb", buffering=0) as f:
+            buf = bytearray(100)
+            assert await f.readinto(buf) == 100 and bytes(buf) == payload[:100]
+    try:
+        run(main())
+    finally:
+        os.unlink(path)
+        os.rmdir(directory)
