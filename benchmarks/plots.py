@@ -15,7 +15,7 @@ BASELINE = "asyncio"
 COLORS = {"asyncio": "#999999", "uvloop": "#e39b3b", "aiouring": "#3b75af",
           "aiouring-chain": "#2a9d8f", "aiofiles": "#999999", "executor": "#c9c9c9",
           "chain": "#3b75af", "awaits": "#999999", "kernel": "#8e44ad",
-          "loop-side": "#3b75af"}
+          "loop-side": "#6cb0d6"}
 
 
 def ratios(summary_metric, baseline=BASELINE):
@@ -46,6 +46,21 @@ def panels(results):
     return out
 
 
+MAX_BARS = 24      # per row of a group's chart; more wrap onto further rows
+
+
+def rows_of(items):
+    """Splits a group's panels into chart rows of at most MAX_BARS bars."""
+    out, row, bars = [], [], 0
+    for item in items:
+        if row and bars + len(item[3]) > MAX_BARS:
+            out.append(row)
+            row, bars = [], 0
+        row.append(item)
+        bars += len(item[3])
+    return out + [row] if row else out
+
+
 def plot(results, out_dir):
     import matplotlib
     matplotlib.use("Agg")
@@ -55,32 +70,39 @@ def plot(results, out_dir):
     meta = results.get("meta", {})
     written = []
     for group, items in panels(results).items():
-        width = max(6.0, 0.9 * sum(len(rows) for *_, rows in items) + 1.5)
-        fig, ax = plt.subplots(figsize=(min(width, 30), 4.8))
-        x, ticks, ticklabels, seen = 0.0, [], [], set()
-        for scenario, label, baseline, rows in items:
-            start = x
-            for name, median, low, high in rows:
-                bar = ax.bar(x, median, width=0.8, yerr=[[median - low], [high - median]],
-                             capsize=3, color=COLORS.get(name, "#5a5a5a"),
-                             label=name if name not in seen else None)
-                seen.add(name)
-                ax.annotate(f"{median:.2f}", (x, high), ha="center", va="bottom",
-                            fontsize=7, xytext=(0, 2), textcoords="offset points")
-                del bar
-                x += 1
-            ticks.append((start + x - 1) / 2)
-            ticklabels.append(f"{scenario}\n{label}\n(vs {baseline})")
-            x += 0.8
-        ax.axhline(1.0, color="#666666", linewidth=0.8, linestyle="--")
-        ax.set_xticks(ticks)
-        ax.set_xticklabels(ticklabels, fontsize=7)
-        ax.set_ylabel("median ratio to the baseline\n(higher is better; whiskers: min-max)")
-        ax.set_title(f"{group} scenarios", fontsize=11)
-        ax.legend(fontsize=8, ncol=4)
+        chart_rows = rows_of(items)
+        widest = max(sum(len(it[3]) + 0.8 for it in row) for row in chart_rows)
+        fig, axes = plt.subplots(len(chart_rows), 1, squeeze=False,
+                                 figsize=(max(6.0, 0.55 * widest + 1.5),
+                                          3.9 * len(chart_rows)))
+        seen = set()
+        for ax, row in zip(axes[:, 0], chart_rows):
+            x, ticks, ticklabels = 0.0, [], []
+            for scenario, label, baseline, bars in row:
+                start = x
+                for name, median, low, high in bars:
+                    ax.bar(x, median, width=0.8,
+                           yerr=[[median - low], [high - median]], capsize=3,
+                           color=COLORS.get(name, "#5a5a5a"),
+                           label=name if name not in seen else None)
+                    seen.add(name)
+                    ax.annotate(f"{median:.2f}", (x, high), ha="center", va="bottom",
+                                fontsize=7, xytext=(0, 2), textcoords="offset points")
+                    x += 1
+                ticks.append((start + x - 1) / 2)
+                ticklabels.append(f"{scenario}\n{label}\n(vs {baseline})")
+                x += 0.8
+            ax.axhline(1.0, color="#666666", linewidth=0.8, linestyle="--")
+            ax.set_xticks(ticks)
+            ax.set_xticklabels(ticklabels, fontsize=7)
+            ax.set_ylabel("ratio to baseline (median)\nhigher is better; whiskers min-max",
+                          fontsize=8)
+            ax.margins(y=0.12)
+        axes[0, 0].set_title(f"{group} scenarios", fontsize=11)
+        fig.legend(fontsize=8, ncol=6, loc="upper right")
         fig.suptitle(f"Linux {meta.get('kernel', '')}, Python "
                      f"{str(meta.get('python', '')).split()[0]}, "
-                     f"{meta.get('cpu_model') or ''}", fontsize=8)
+                     f"{meta.get('cpu_model') or ''}", fontsize=8, x=0.01, ha="left")
         fig.tight_layout()
         path = os.path.join(out_dir, f"{group}.png")
         fig.savefig(path, dpi=110)

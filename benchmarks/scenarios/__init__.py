@@ -10,7 +10,11 @@ headline), SECONDS and QUICK_SECONDS (measured time per sample), and either
 A scenario that compares other things than loops (aiouring vs aiofiles vs
 run_in_executor) defines VARIANTS (what it runs instead of the loops),
 BASELINES (the variants ratios are taken against), cleanup() and
-  bench_variant(variant, seconds, quick) -> {key: value}   in a worker process.
+  bench_variant(variant, seconds, quick) -> {key: value}   in a worker process;
+it returns {"skipped": reason} for a variant the machine cannot run.
+For --dry-run's estimate a scenario may define OVERHEAD (seconds a sample
+costs beyond its measured time) or estimate(seconds, quick) (a sample's
+whole wall time).
 """
 import importlib
 import time
