@@ -16,6 +16,10 @@ from .procs import ROOT, bench_cpus, python_module, spawn, stop
 
 RUNS, QUICK_RUNS = 5, 1
 BASELINES = ("asyncio", "uvloop")
+RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
+# Seconds a sample costs beyond its measured time (process start-up,
+# warm-up, client start), per kind of scenario: for --dry-run's estimate.
+OVERHEAD = 0.5
 
 
 def split(csv):
@@ -27,7 +31,10 @@ def parse_args(argv):
                                 description=sys.modules[__package__].__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", metavar="SCENARIO",
-                   help=f"any of {', '.join(scenarios.NAMES)} (default: all)")
+                   help=f"any of {', '.join(scenarios.NAMES)}; a group: "
+                        f"{', '.join(scenarios.GROUPS)}; or an alias: "
+                        + ", ".join(f"{a}={n}" for a, n in scenarios.ALIASES.items())
+                        + " (default: all)")
     p.add_argument("--scenarios", help="comma-separated scenarios (same as SCENARIO)")
     p.add_argument("--loops", "--loop", default=",".join(loops.NAMES),
                    help="comma-separated loops (default: %(default)s)")
@@ -35,22 +42,44 @@ def parse_args(argv):
                    help=f"{QUICK_RUNS} short run per loop instead of {RUNS}")
     p.add_argument("--runs", type=int, help="repetitions per loop")
     p.add_argument("--duration", type=float, help="measured seconds per sample")
-    p.add_argument("--json", metavar="PATH", help="write every sample and machine info")
+    p.add_argument("--json", metavar="PATH",
+                   help="where to write every sample and the machine's facts "
+                        "(default: benchmarks/results/latest.json)")
     p.add_argument("--plots", metavar="DIR",
-                   help="write a PNG bar chart of ratios per scenario into DIR")
+                   help="where to write a PNG bar chart of ratios per scenario group "
+                        "(default: benchmarks/results/, when matplotlib is installed)")
+    p.add_argument("--no-save", action="store_true",
+                   help="write neither the JSON file nor the plots (unless named)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none anyway when stderr is not a terminal)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would run and an estimate of the time, run nothing")
     args = p.parse_args(argv)
-    args.names = list(dict.fromkeys(args.names + split(args.scenarios))) or list(scenarios.NAMES)
+    words = args.names + split(args.scenarios)
+    try:
+        args.names = scenarios.resolve(words) or list(scenarios.NAMES)
+    except KeyError as e:
+        p.error(f"unknown scenario {e.args[0]!r}; choose from {', '.join(scenarios.NAMES)}, "
+                f"a group ({', '.join(scenarios.GROUPS)}) "
+                f"or an alias ({', '.join(scenarios.ALIASES)})")
     args.loops = list(dict.fromkeys(split(args.loops)))
-    for what, given, known in (("scenario", args.names, scenarios.NAMES),
-                               ("loop", args.loops, loops.NAMES)):
-        bad = [x for x in given if x not in known]
-        if bad or not given:
-            p.error(f"unknown or no {what}: {', '.join(bad)}; choose from {', '.join(known)}")
+    bad = [x for x in args.loops if x not in loops.NAMES]
+    if bad or not args.loops:
+        p.error(f"unknown or no loop: {', '.join(bad)}; choose from {', '.join(loops.NAMES)}")
+    if args.json is None and not args.no_save:
+        args.json = os.path.join(RESULTS_DIR, "latest.json")
+    if args.plots is None and not args.no_save and have_matplotlib():
+        args.plots = RESULTS_DIR
     if args.runs is None:
         args.runs = QUICK_RUNS if args.quick else RUNS
     if args.runs < 1 or (args.duration is not None and not 0 < args.duration <= 60):
         p.error("--runs must be >= 1 and --duration in (0, 60]")
     return args
+
+
+def have_matplotlib():
+    import importlib.util
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def probe(name):
@@ -81,6 +110,18 @@ def run_one(name, loop_name, seconds, quick):
     if proc.returncode:
         raise RuntimeError(f"worker exited with status {proc.returncode}")
     return json.loads(out.strip().splitlines()[-1])
+
+
+class Skipped(Exception):
+    """A variant this machine cannot run (e.g. chain programs in a kernel
+    without the io_uring BPF struct_ops)."""
+
+
+def measure(name, loop_name, seconds, quick):
+    metrics = run_one(name, loop_name, seconds, quick)
+    if "skipped" in metrics:
+        raise Skipped(metrics["skipped"])
+    return metrics
 
 
 def fmt(v):
@@ -116,15 +157,34 @@ def summarize(args, status, samples):
                     summary.setdefault(name, {}).setdefault(key, {})[lp] = {
                         "median": med[lp], "min": min(vals), "max": max(vals), "n": len(vals)}
                 else:
-                    why = "skipped" if not status.get(lp, (True,))[0] else "failed"
-                    rows.append([name, label, lp, why, "", "", ""])
+                    skipped = (not status.get(lp, (True,))[0]
+                               or any(s["skipped"] for s in samples
+                                      if s["scenario"] == name and s["loop"] == lp))
+                    rows.append([name, label, lp, "skipped" if skipped else "failed",
+                                 "", "", ""])
     for lp in args.loops:
         if not status[lp][0]:
             notes.append(f"{lp}: skipped: {status[lp][1]}")
     for s in samples:
         if s["error"]:
             notes.append(f"{s['scenario']} {s['loop']} run {s['run']}: failed: {s['error']}")
+    for key in dict.fromkeys((s["scenario"], s["loop"], s["skipped"])
+                             for s in samples if s["skipped"]):
+        notes.append(f"{key[0]} {key[1]}: skipped: {key[2]}")
     return summary, rows, notes
+
+
+def scenario_info(args):
+    """What the JSON file and the plots need to know of each scenario."""
+    info = {}
+    for name in args.names:
+        mod = scenarios.load(name)
+        info[name] = {"group": scenarios.group_of(name),
+                      "variants": variants(args, mod),
+                      "baselines": list(getattr(mod, "BASELINES", BASELINES)),
+                      "metrics": dict(mod.METRICS),
+                      "doc": (mod.__doc__ or "").strip()}
+    return info
 
 
 def table(rows):
@@ -143,6 +203,21 @@ def table(rows):
         prev = r
         out.append(line(shown))
     return "\n".join(out)
+
+
+def io_uring_facts():
+    """aiouring.features(), probed in a child (as the loops are) with a
+    short summary; None when aiouring can't be imported."""
+    code = ("import json, aiouring; f = aiouring.features(); "
+            "f['summary'] = {k: f.get(k) for k in ('io_uring', 'loop_setup', 'bpf_ops', "
+            "'bpf_loop')} | {'opcodes': len(f.get('opcodes') or ()), "
+            "'features': len(f.get('features') or ())}; print(json.dumps(f))")
+    try:
+        r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
 
 
 def machine_info(status):
@@ -168,25 +243,130 @@ def machine_info(status):
         pass
     return {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "hostname": platform.node(),
         "kernel": platform.release(),
+        "kernel_version": platform.version(),
         "machine": platform.machine(),
         "cpu_model": cpu_model,
         "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
         "cpus_server_client": bench_cpus(),
         "python": sys.version,
         "python_implementation": platform.python_implementation(),
-        "packages": {d: pkg(d) for d in ("uvloop", "aiouring", "Cython")},
+        "packages": {d: pkg(d) for d in ("aiouring", "uvloop", "aiofiles", "Cython",
+                                         "matplotlib", "cryptography")},
         "loops": {lp: {"usable": ok, "version" if ok else "reason": info}
                   for lp, (ok, info) in status.items()},
+        "io_uring": io_uring_facts(),
         "liburing": cmd("pkg-config", "--modversion", "liburing"),
+        "openssl": __import__("ssl").OPENSSL_VERSION,
+        "wrk": (cmd("wrk", "-v") or "").splitlines()[0] or None,
         "git_commit": cmd("git", "rev-parse", "--verify", "-q", "HEAD"),
     }
+
+
+def plan(args, usable):
+    """[(rep, scenario, variant)] in run order: loops (or a scenario's own
+    variants) interleaved run by run, the order rotated each run so no loop
+    always runs right after another."""
+    out = []
+    for rep in range(args.runs):
+        for name in args.names:
+            own = getattr(scenarios.load(name), "VARIANTS", None)
+            seq = list(own) if own else usable
+            k = rep % len(seq) if seq else 0
+            out.extend((rep, name, v) for v in seq[k:] + seq[:k])
+    return out
+
+
+def sample_seconds(args, mod):
+    return args.duration or (mod.QUICK_SECONDS if args.quick else mod.SECONDS)
+
+
+def estimate(args, todo):
+    """Seconds a run of `todo` should take: each sample's measured time
+    (scenarios that measure several metrics in turn say how long they take
+    with ESTIMATE(seconds, quick)) plus its overhead."""
+    total = 0.0
+    for _, name, _ in todo:
+        mod = scenarios.load(name)
+        secs = sample_seconds(args, mod)
+        est = getattr(mod, "estimate", None)
+        total += est(secs, args.quick) if est else secs + getattr(mod, "OVERHEAD", OVERHEAD)
+    return total
+
+
+class Progress:
+    """A progress bar on the terminal (rich, else tqdm) with the per-sample
+    lines above it; plain lines on stderr when there is no bar."""
+
+    def __init__(self, total, enabled):
+        self.bar = self.rich = None
+        if enabled:
+            try:
+                import rich.progress as rp
+            except ImportError:
+                rp = None
+            if rp is not None:
+                self.rich = rp.Progress(
+                    rp.TextColumn("{task.description}"), rp.BarColumn(),
+                    rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
+                    rp.TextColumn("eta"), rp.TimeRemainingColumn(),
+                    console=__import__("rich.console").console.Console(stderr=True),
+                    transient=True, refresh_per_second=2)
+                self.task = self.rich.add_task("benchmarks", total=total)
+                self.rich.start()
+            else:
+                try:
+                    from tqdm import tqdm
+                    self.bar = tqdm(total=total, unit="sample", file=sys.stderr)
+                except ImportError:
+                    pass
+
+    @property
+    def active(self):
+        return self.rich is not None or self.bar is not None
+
+    def describe(self, text):
+        if self.rich is not None:
+            self.rich.update(self.task, description=text)
+        elif self.bar is not None:
+            self.bar.set_description(text)
+
+    def log(self, msg):
+        if self.rich is not None:
+            self.rich.console.print(msg, markup=False, highlight=False)
+        elif self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    def advance(self):
+        if self.rich is not None:
+            self.rich.advance(self.task)
+        elif self.bar is not None:
+            self.bar.update()
+
+    def close(self):
+        if self.rich is not None:
+            self.rich.stop()
+        elif self.bar is not None:
+            self.bar.close()
+
+
+def want_progress(args, stream=None):
+    """A bar only on a terminal, and not with --no-progress."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return not args.no_progress and bool(isatty and isatty())
 
 
 def main(argv=None):
     # SIGTERM -> SystemExit, so finally blocks stop every child we started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args(argv)
+    if args.dry_run:
+        return dry_run(args)
     # File scenarios keep their data here; removed when the run ends.
     os.environ.setdefault("AIOURING_BENCH_DATA", f"/var/tmp/aiouring-bench-{os.getpid()}")
     try:
@@ -198,36 +378,58 @@ def main(argv=None):
                 cleanup()
 
 
+def dry_run(args):
+    todo = plan(args, list(args.loops))
+    for name in args.names:
+        mod = scenarios.load(name)
+        vs = variants(args, mod)
+        print(f"{name:<18} {', '.join(vs)}: {args.runs} x {len(vs)} samples of "
+              f"{sample_seconds(args, mod):g}s measured")
+    secs = estimate(args, todo)
+    print(f"{len(todo)} samples; estimated {secs / 60:.1f} min "
+          f"(+ set-up: file data, first build of the echo client)")
+    return 0
+
+
 def run(args):
     started = time.monotonic()
     status = {lp: probe(lp) for lp in args.loops}
     usable = [lp for lp in args.loops if status[lp][0]]
     server_cpu, client_cpu = bench_cpus()
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)
+    todo = plan(args, usable)
+    progress = Progress(len(todo), want_progress(args))
+    log = progress.log
     log("loops: " + "; ".join(f"{lp} {info}" if ok else f"{lp} skipped ({info})"
                               for lp, (ok, info) in status.items()))
-    log(f"runs: {args.runs}, loop process on CPU {server_cpu}, echo client on CPU {client_cpu}")
+    log(f"runs: {args.runs}, loop process on CPU {server_cpu}, echo client on CPU {client_cpu}; "
+        f"{len(todo)} samples, about {estimate(args, todo) / 60:.1f} min")
 
     samples = []
-    for rep in range(args.runs):
-        # Rotate the order too, so no loop always runs right after another.
-        order = usable[rep % len(usable):] + usable[:rep % len(usable)] if usable else []
-        for name in args.names:
+    try:
+        for rep, name, lp in todo:
             mod = scenarios.load(name)
-            seconds = args.duration or (mod.QUICK_SECONDS if args.quick else mod.SECONDS)
-            own = getattr(mod, "VARIANTS", None)
-            for lp in (own[rep % len(own):] + own[:rep % len(own)] if own else order):
-                sample = {"scenario": name, "loop": lp, "run": rep + 1,
-                          "seconds": seconds, "metrics": {}, "error": None}
-                try:
-                    sample["metrics"] = run_one(name, lp, seconds, args.quick)
-                except Exception as e:
-                    sample["error"] = f"{type(e).__name__}: {e}"
-                samples.append(sample)
-                key, label = mod.METRICS[0]
-                got = sample["metrics"].get(key)
-                log(f"[{rep + 1}/{args.runs}] {name:<10} {lp:<9} "
-                    + (f"{label} {fmt(got)}" if got is not None else f"FAILED {sample['error']}"))
+            seconds = sample_seconds(args, mod)
+            progress.describe(f"[{rep + 1}/{args.runs}] {name} {lp}")
+            sample = {"scenario": name, "loop": lp, "run": rep + 1,
+                      "seconds": seconds, "metrics": {}, "error": None, "skipped": None}
+            t0 = time.monotonic()
+            try:
+                sample["metrics"] = measure(name, lp, seconds, args.quick)
+            except Skipped as e:
+                sample["skipped"] = str(e)
+            except Exception as e:
+                sample["error"] = f"{type(e).__name__}: {e}"
+            sample["wall_s"] = round(time.monotonic() - t0, 3)
+            samples.append(sample)
+            key, label = mod.METRICS[0]
+            got = sample["metrics"].get(key)
+            log(f"[{rep + 1}/{args.runs}] {name:<10} {lp:<9} "
+                + (f"{label} {fmt(got)}" if got is not None
+                   else f"skipped: {sample['skipped']}" if sample["skipped"]
+                   else f"FAILED {sample['error']}"))
+            progress.advance()
+    finally:
+        progress.close()
 
     summary, rows, notes = summarize(args, status, samples)
     print()
@@ -236,16 +438,25 @@ def run(args):
         print(n)
     print(f"\n{len(samples)} samples in {time.monotonic() - started:.0f}s; "
           "higher is better everywhere; spread = (max-min)/median")
+    if args.json or args.plots:
+        results = {"meta": machine_info(status),
+                   "config": {k: v for k, v in vars(args).items()},
+                   "scenarios": scenario_info(args),
+                   "samples": samples, "summary": summary,
+                   "wall_s": round(time.monotonic() - started, 1)}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": machine_info(status),
-                       "config": {k: v for k, v in vars(args).items() if k != "json"},
-                       "samples": samples, "summary": summary}, f, indent=2)
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        tmp = f"{args.json}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(results, f, indent=2)
+        os.replace(tmp, args.json)
         print(f"wrote {args.json}")
     if args.plots:
-        from . import plots
-        for path in plots.plot({"meta": machine_info(status), "summary": summary},
-                               args.plots):
-            print(f"wrote {path}")
+        try:
+            from . import plots
+            for path in plots.plot(results, args.plots):
+                print(f"wrote {path}")
+        except ImportError as e:
+            print(f"no plots: {e}")
     failed = any(s["error"] for s in samples) or not usable
     return 1 if failed else 0

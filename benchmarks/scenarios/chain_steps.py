@@ -9,6 +9,11 @@ METRICS = (("seq4_per_s", "4-step file sequences/s"),
            ("nop4_per_s", "4-step nop sequences/s"),
            ("nop16_per_s", "16-step nop sequences/s"))
 SECONDS, QUICK_SECONDS = 1.0, 0.3
+
+
+def estimate(seconds, quick):
+    """Wall seconds of one sample: every metric gets seconds / 2 and a warm-up."""
+    return len(METRICS) * seconds / 2 + 0.3 * len(METRICS) + 0.3
 VARIANTS = ("chain", "awaits")
 BASELINES = ("awaits",)
 PER_ROUND = 200

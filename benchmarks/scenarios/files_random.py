@@ -8,7 +8,8 @@ import random
 from . import _files
 
 METRICS = (("reads_per_s", "reads/s"),)
-SECONDS, QUICK_SECONDS = 2.0, 0.5
+SECONDS, QUICK_SECONDS = 1.5, 0.5
+OVERHEAD = 1.0          # a warm-up round and rounding up to whole rounds
 VARIANTS = ("aiouring", "aiofiles", "executor", "aiouring-odirect", "executor-odirect")
 BASELINES = ("aiofiles", "executor")
 CONCURRENCY = 64

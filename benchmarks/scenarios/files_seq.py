@@ -3,7 +3,8 @@ from the page cache."""
 from . import _files
 
 METRICS = (("mib_per_s", "MiB/s"),)
-SECONDS, QUICK_SECONDS = 2.0, 0.5
+SECONDS, QUICK_SECONDS = 1.5, 0.5
+OVERHEAD = 1.0          # a warm-up round and rounding up to whole rounds
 VARIANTS = ("aiouring", "aiofiles", "executor")
 BASELINES = ("aiofiles", "executor")
 CHUNK = 1 << 20

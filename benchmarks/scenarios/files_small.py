@@ -3,7 +3,8 @@ aiouring-chain reads each with aiouring.read_bytes (one chain, one wake-up)."""
 from . import _files
 
 METRICS = (("files_per_s", "files/s"),)
-SECONDS, QUICK_SECONDS = 2.0, 0.5
+SECONDS, QUICK_SECONDS = 1.5, 0.5
+OVERHEAD = 1.0          # a warm-up round and rounding up to whole rounds
 VARIANTS = ("aiouring", "aiouring-chain", "aiofiles", "executor")
 BASELINES = ("aiofiles", "executor")
 CONCURRENCY = 64

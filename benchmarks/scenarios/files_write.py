@@ -4,7 +4,8 @@ import os
 from . import _files
 
 METRICS = (("files_per_s", "files/s"),)
-SECONDS, QUICK_SECONDS = 2.0, 0.5
+SECONDS, QUICK_SECONDS = 1.5, 0.5
+OVERHEAD = 1.0          # a warm-up round and rounding up to whole rounds
 VARIANTS = ("aiouring", "aiofiles", "executor")
 BASELINES = ("aiofiles", "executor")
 CONCURRENCY = 64

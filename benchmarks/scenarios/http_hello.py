@@ -8,7 +8,8 @@ import subprocess
 from ..procs import LineReader, bench_cpus, cpu_seconds, python_module, spawn, stop
 
 METRICS = (("requests_per_s", "requests/s"), ("requests_per_cpu_s", "requests/server-CPU-s"))
-SECONDS, QUICK_SECONDS = 3.0, 1.0
+SECONDS, QUICK_SECONDS = 2.0, 1.0
+OVERHEAD = 1.3          # server start-up and the 1 s wrk warm-up (for --dry-run)
 CONNECTIONS = 50
 
 

@@ -9,7 +9,8 @@ from ..procs import (ROOT, LineReader, bench_cpus, cpu_seconds, python_module,
                      spawn, stop)
 
 METRICS = (("echoes_per_s", "echoes/s"), ("echoes_per_cpu_s", "echoes/server-CPU-s"))
-SECONDS, QUICK_SECONDS = 3.0, 1.0
+SECONDS, QUICK_SECONDS = 2.0, 1.0
+OVERHEAD = 0.8          # server start-up and the warm-up (for --dry-run)
 CONNS = 10
 MSG_SIZE = 1024
 
@@ -34,19 +35,23 @@ def run_sample(loop_name, seconds, quick):
                     CONNS, MSG_SIZE)
 
 
-def run_echo(server_module, loop_name, seconds, quick, conns, msg_size):
+def run_echo(server_module, loop_name, seconds, quick, conns, msg_size, client_cmd=None,
+             warmup=None):
     """One sample: the echo server (server_module = [module, args...]) pinned
-    to one CPU, the C client on the other; echoes/s and per server CPU-second."""
-    warmup = 0.3 if quick else 0.5
+    to one CPU, the client on the other (the C client, or the argv prefix
+    `client_cmd` of one that takes the same arguments and prints the same lines);
+    echoes/s and per server CPU-second."""
+    if warmup is None:
+        warmup = 0.3 if quick else 0.5
     server_cpu, client_cpu = bench_cpus()
-    client_bin = build_client()
+    client_argv = client_cmd or [build_client()]
     server = spawn(python_module(*server_module, "--loop", loop_name,
                                  "--max-seconds", warmup + seconds + 60),
                    cpu=server_cpu, stdout=subprocess.PIPE)
     client = None
     try:
         port = LineReader(server.stdout, "echo server").readline(30).split()[1]
-        client = spawn([client_bin, "127.0.0.1", port, conns, msg_size, warmup, seconds],
+        client = spawn([*client_argv, "127.0.0.1", port, conns, msg_size, warmup, seconds],
                        cpu=client_cpu, stdout=subprocess.PIPE)
         out = LineReader(client.stdout, "echo client")
         if out.readline(warmup + 30) != "start":

@@ -3,6 +3,7 @@ scenarios.
 
     python -m benchmarks.servers.echo --kind {protocol,buffered,streams}
                                       --loop NAME [--port P] [--max-seconds S]
+                                      [--tls CERTFILE KEYFILE]
 
 Listens on 127.0.0.1 (port 0 picks a free one), prints "ready PORT" once it
 accepts, and stops by itself after --max-seconds so it can never linger.
@@ -10,6 +11,7 @@ accepts, and stops by itself after --max-seconds so it can never linger.
 import argparse
 import asyncio
 import socket
+import ssl
 
 from .. import loops
 
@@ -53,15 +55,22 @@ def main():
     p.add_argument("--loop", default="asyncio", choices=loops.NAMES)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=300)
+    p.add_argument("--tls", nargs=2, metavar=("CERTFILE", "KEYFILE"),
+                   help="serve TLS with this certificate and key")
     args = p.parse_args()
+    ctx = None
+    if args.tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(*args.tls)
 
     loop = loops.new_loop(args.loop)
     asyncio.set_event_loop(loop)
     if args.kind == "streams":
-        coro = asyncio.start_server(echo_stream, "127.0.0.1", args.port, backlog=128)
+        coro = asyncio.start_server(echo_stream, "127.0.0.1", args.port, backlog=128,
+                                    ssl=ctx)
     else:
         factory = EchoProtocol if args.kind == "protocol" else EchoBufferedProtocol
-        coro = loop.create_server(factory, "127.0.0.1", args.port, backlog=128)
+        coro = loop.create_server(factory, "127.0.0.1", args.port, backlog=128, ssl=ctx)
     server = loop.run_until_complete(coro)
     loop.call_later(args.max_seconds, loop.stop)
     print("ready", server.sockets[0].getsockname()[1], flush=True)

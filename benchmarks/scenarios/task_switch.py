@@ -1,4 +1,5 @@
-"""Task switch rate: TASKS tasks each looping on `await asyncio.sleep(0)`."""
+"""Task switching (formerly `sleep0`, still accepted as an alias): TASKS
+tasks each looping on `await asyncio.sleep(0)`, switches per second."""
 import asyncio
 
 from . import rate
