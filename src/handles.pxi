@@ -26,6 +26,7 @@ cdef class Handle:
         cdef object callback = self.callback
         cdef tuple args = self.args
         cdef object context = self.context
+        cdef object failure = None
         if PyContext_Enter(context) < 0:
             return -1
         try:
@@ -38,9 +39,13 @@ cdef class Handle:
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self.report(exc)
+            failure = exc
         finally:
             PyContext_Exit(context)
+        if failure is not None:
+            # Outside the callback's context, as asyncio's Handle._run: since
+            # Python 3.12 the exception handler runs in the handle's context.
+            self.report(failure)
         return 0
 
     cdef report(self, exc):
