@@ -89,6 +89,11 @@ cdef class ProgramLoop(ChainLoop):
 
     cdef ChainRing _chains              # the kernel path, once started
     cdef object _chains_unavailable     # why this loop has no chain ring
+    cdef const chain_program* _user_programs    # the registered bundle's table
+    cdef int _user_program_count
+    cdef object _user_bundle            # (bundle path, its library, its names)
+    cdef object _dispatcher_object      # the registered bundle's BPF object
+    cdef int _kernel_program_count      # programs the chain ring's dispatcher has
     cdef readonly unsigned long long chains_loop_side
     cdef readonly unsigned long long chain_steps_loop_side
 
@@ -115,14 +120,83 @@ cdef class ProgramLoop(ChainLoop):
                     "the kernel has no io_uring BPF struct_ops (Linux 7.1+)")
         if reason is None:
             try:
-                self._chains = ChainRing.start(dispatcher_object_path(), self._ring.fd)
-                return self._chains
+                if self._dispatcher_object is not None:
+                    return self.start_chains(self._dispatcher_object,
+                                             self.program_count())
+                return self.start_chains(dispatcher_object_path(),
+                                         aiouring_builtin_program_count)
             except RuntimeError as exc:
-                # The kernel and the build decide this: once per process.
-                reason = _chain_ring_failure = str(exc)
+                if self._dispatcher_object is not None:
+                    reason = self._chains_unavailable = str(exc)
+                else:
+                    # The kernel and the build decide this: once per process.
+                    reason = _chain_ring_failure = str(exc)
         if required:
             raise RuntimeError(f"chain programs cannot run in the kernel here: {reason}")
         return None
+
+    cdef ChainRing start_chains(self, str object_path, int programs):
+        self._chains = ChainRing.start(object_path, self._ring.fd)
+        self._kernel_program_count = programs
+        return self._chains
+
+    cdef int program_count(self):
+        return aiouring_builtin_program_count + self._user_program_count
+
+    cdef const chain_program* program_at(self, int index):
+        if 0 <= index < aiouring_builtin_program_count:
+            return &aiouring_builtin_programs[index]
+        index -= aiouring_builtin_program_count
+        if 0 <= index < self._user_program_count:
+            return &self._user_programs[index]
+        return NULL
+
+    def _kernel_path_available(self):
+        """None when chains can run in the kernel on this loop, else why not
+        (starts the chain ring to find out)."""
+        if self.kernel_chains(False) is not None:
+            return None
+        return self._chains_unavailable or _chain_ring_failure
+
+    def _register_programs(self, bundle, uintptr_t table, int count, library,
+                           str dispatcher=None, load_error=RuntimeError):
+        """Adds a bundle's natively built programs (a table of count
+        chain_program entries at address table, kept alive by library) after
+        the built-ins, and, when dispatcher names its BPF object, loads that
+        for this loop's chain ring: an idle chain ring is stopped first;
+        RuntimeError when chains run in it. load_error(libbpf's messages, the
+        verifier log among them) is raised when the kernel refuses the
+        object; then nothing is registered. One bundle per loop: ValueError for a second."""
+        self.check_closed()
+        if self._user_bundle is not None:
+            raise ValueError(f"this loop already registered {self._user_bundle[0]}: "
+                             "build all of a loop's programs into one bundle")
+        if count <= 0 or table == 0:
+            raise ValueError("no program in the bundle")
+        cdef const chain_program* programs = <const chain_program*>table
+        names = [programs[i].name.decode() for i in range(count)]
+        builtins = [aiouring_builtin_programs[i].name.decode()
+                    for i in range(aiouring_builtin_program_count)]
+        for i, name in enumerate(names):
+            if name in builtins or name in names[:i]:
+                raise ValueError(f"a chain program named {name!r} is already registered")
+        if dispatcher is not None:
+            if self._chains is not None:
+                if self._chains.running:
+                    raise RuntimeError("chains are running in this loop's chain ring: "
+                                       "register programs before starting chains")
+                self._close_chains()
+            try:
+                self.start_chains(dispatcher, aiouring_builtin_program_count + count)
+            except RuntimeError as exc:
+                self._chains = None
+                raise load_error(str(exc)) from None
+            self._chains_unavailable = None
+            self._dispatcher_object = dispatcher
+        self._user_programs = programs
+        self._user_program_count = count
+        self._user_bundle = (bundle, library, names)
+        return names
 
     def _close_chains(self):
         """Stops the chain ring's thread; called before the ring closes."""
@@ -146,19 +220,19 @@ cdef class ProgramLoop(ChainLoop):
         return stats
 
     def _chain_program_names(self):
-        return [aiouring_builtin_programs[i].name.decode()
-                for i in range(aiouring_builtin_program_count)]
+        return [self.program_at(i).name.decode() for i in range(self.program_count())]
 
     async def _run_chain_program(self, int index, tuple args, keepalive=None,
                                  unsigned max_steps=DEFAULT_MAX_STEPS, path=None):
-        """Runs built-in program `index` with up to 6 integer arguments and
+        """Runs program `index` (the built-ins, then the registered ones) with up to 6 integer arguments and
         returns its result (an int; a negative result raises the matching
         OSError). keepalive holds what the arguments point into until the
         chain's last request completed. Cancelling cancels the request in
         flight and issues no more. path: 'kernel', 'loop-side' or None/'auto'
         (the kernel where it can)."""
         self.check_closed()
-        if not 0 <= index < aiouring_builtin_program_count:
+        cdef const chain_program* program = self.program_at(index)
+        if program == NULL:
             raise ValueError(f"no chain program with index {index}")
         if len(args) > CHAIN_MAX_ARGS:
             raise ValueError(f"a chain program takes at most {CHAIN_MAX_ARGS} arguments")
@@ -170,6 +244,13 @@ cdef class ProgramLoop(ChainLoop):
         cdef KernelChainOp kop
         if path != "loop-side":
             chains = self.kernel_chains(path == "kernel")
+            if chains is not None and index >= self._kernel_program_count:
+                # A bundle registered without a BPF object: loop-side only.
+                if path == "kernel":
+                    raise RuntimeError(
+                        f"chain program {program.name.decode()!r} cannot run in the "
+                        "kernel: its bundle has no BPF object (built --native-only)")
+                chains = None
             if chains is not None:
                 kop = chains.run(self, index, args, keepalive, max_steps)
                 if kop is None and path == "kernel":
@@ -184,7 +265,7 @@ cdef class ProgramLoop(ChainLoop):
         op.loop = self
         op.future = Future(loop=self)
         op.keepalive = keepalive
-        op.program = &aiouring_builtin_programs[index]
+        op.program = program
         memset(&op.context, 0, sizeof(op.context))
         op.context.program = index
         op.context.max_steps = max_steps

@@ -1,0 +1,180 @@
+"""User chain programs in the kernel (Linux 7.1+, run in the guest): a
+program built with `python -m aiouring.bpf build` is verified at register()
+and runs in the chain ring's dispatcher with the same results as loop-side;
+one the verifier refuses raises VerifierError with the verifier's log."""
+
+import asyncio
+import errno
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import aiouring
+import aiouring.bpf as bpf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
+
+SUM_READS = """\
+#include "chain.h"
+
+enum { ARG_FD, ARG_BUF, ARG_LEN, ARG_LIMIT };
+enum { VAR_TOTAL };
+
+static int sum_reads_start(struct aiouring_chain *c, struct chain_io *io)
+{
+	return chain_read(io, c->arg[ARG_FD], c->arg[ARG_BUF], c->arg[ARG_LEN],
+			  CHAIN_CURRENT_POSITION);
+}
+
+static int sum_reads_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+{
+	if (res < 0)
+		return chain_finish(c, res);
+	if (res == 0)
+		return chain_finish(c, c->var[VAR_TOTAL]);
+	c->var[VAR_TOTAL] += res;
+	return chain_read(io, c->arg[ARG_FD], c->arg[ARG_BUF], c->arg[ARG_LEN],
+			  CHAIN_CURRENT_POSITION);
+}
+
+CHAIN_PROGRAM(sum_reads);
+
+/* Never finishes: the driver ends it with ELOOP after max_steps. */
+static int spin_start(struct aiouring_chain *c, struct chain_io *io)
+{
+	return chain_nop(io);
+}
+
+static int spin_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+{
+	return chain_nop(io);
+}
+
+CHAIN_PROGRAM(spin);
+"""
+
+# Indexes the slot's var[] with an unchecked argument: the verifier refuses
+# the access (it could reach past the shared region).
+OUT_OF_BOUNDS = """\
+#include "chain.h"
+
+static int oob_start(struct aiouring_chain *c, struct chain_io *io)
+{
+	c->var[c->arg[0]] = 1;
+	return chain_nop(io);
+}
+
+static int oob_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+{
+	return chain_finish(c, res);
+}
+
+CHAIN_PROGRAM(oob);
+"""
+
+
+def build(tmp_path_factory, name, source):
+    directory = tmp_path_factory.mktemp(name)
+    (directory / f"{name}.c").write_text(source)
+    subprocess.run([sys.executable, "-m", "aiouring.bpf", "build", f"{name}.c",
+                    "-o", f"{name}.chain"], cwd=directory, check=True,
+                   env={**os.environ, "PYTHONPATH": ROOT})
+    return directory / f"{name}.chain"
+
+
+@pytest.fixture(scope="module")
+def sum_bundle(tmp_path_factory):
+    return build(tmp_path_factory, "sum_reads", SUM_READS)
+
+
+@pytest.fixture(scope="module")
+def oob_bundle(tmp_path_factory):
+    return build(tmp_path_factory, "oob", OUT_OF_BOUNDS)
+
+
+async def sum_reads(fd, chunk, path):
+    buffer = bytearray(chunk)
+    view = memoryview(buffer)
+    return await bpf.run("sum_reads", fd, aiouring._ring.buffer_address(buffer), chunk,
+                         keepalive=(buffer, view), path=path)
+
+
+def test_user_program_runs_in_the_kernel(sum_bundle, tmp_path):
+    data = os.urandom(50_000)
+    (tmp_path / "in.bin").write_bytes(data)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin"]
+        # register() started the chain ring with the bundle's dispatcher
+        assert loop._chain_stats()["chain_ring"] is not None
+        results = []
+        for path in ("kernel", "loop-side", None):
+            with open(tmp_path / "in.bin", "rb") as f:
+                results.append(await sum_reads(f.fileno(), 4096, path))
+        # the built-ins still run in the same dispatcher
+        results.append(await bpf.nop_chain(100, path="kernel"))
+        with pytest.raises(OSError) as info:
+            await sum_reads(9999, 4096, "kernel")
+        results.append(info.value.errno)
+        return results, loop._chain_stats()
+
+    results, stats = aiouring.run(main())
+    assert results == [len(data)] * 3 + [100, errno.EBADF]
+    assert stats["kernel"] == 4 and stats["loop_side"] == 1
+    # 13 reads (12 full chunks, a partial one, then EOF) per file read
+    assert stats["kernel_steps"] == 2 * 14 + 100 + 1
+    assert stats["loop_side_steps"] == 14
+
+
+def test_user_runaway_chain_ends_with_eloop_in_the_kernel(sum_bundle):
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.bpf.register(sum_bundle)
+        with pytest.raises(OSError) as info:
+            await bpf.run("spin", max_steps=50, path="kernel")
+        assert info.value.errno == errno.ELOOP
+        assert await bpf.nop_chain(3, path="kernel") == 3
+        return loop._chain_stats()
+
+    stats = aiouring.run(main())
+    assert stats["kernel"] == 2 and stats["loop_side"] == 0
+    assert stats["chain_ring"]["slots_free"] == 64
+
+
+def test_register_replaces_an_idle_chain_ring(sum_bundle):
+    async def main():
+        loop = asyncio.get_running_loop()
+        assert await bpf.nop_chain(5, path="kernel") == 5   # built-in dispatcher
+        first = loop._chain_stats()["chain_ring"]["fd"]
+        loop.bpf.register(sum_bundle)
+        second = loop._chain_stats()["chain_ring"]["fd"]
+        with pytest.raises(OSError) as info:
+            await bpf.run("spin", max_steps=5, path="kernel")
+        return first, second, info.value.errno, loop._chain_stats()
+
+    first, second, code, stats = aiouring.run(main())
+    assert code == errno.ELOOP
+    assert stats["kernel"] == 1          # counts of the new chain ring only
+    assert stats["loop_side"] == 0
+
+
+def test_verifier_rejection_raises_verifier_error_with_the_log(oob_bundle):
+    async def main():
+        loop = asyncio.get_running_loop()
+        with pytest.raises(bpf.VerifierError) as info:
+            loop.bpf.register(oob_bundle)
+        # nothing registered; the built-ins still run in the kernel
+        assert "oob" not in bpf.program_names()
+        assert await bpf.nop_chain(10, path="kernel") == 10
+        return info.value
+
+    error = aiouring.run(main())
+    assert isinstance(error, bpf.ChainProgramError)
+    assert error.log and error.log in str(error)
+    assert "BEGIN PROG LOAD LOG" in error.log
+    assert any(text in error.log for text in
+               ("map_value", "unbounded", "invalid access", "out of bounds")), error.log
