@@ -59,10 +59,22 @@ def program_names():
 _VERIFIER_MARKERS = ("-- BEGIN PROG LOAD LOG --", "processed ", "verifier")
 
 
+def _verifier_reason(log):
+    """The verifier's own words for a rejection: the line before its
+    "processed N insns" summary (or the log's last line)."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("processed ") and i > 0:
+            return lines[i - 1]
+    verifier = [line for line in lines if not line.startswith("libbpf:")]
+    return verifier[-1] if verifier else (lines[-1] if lines else "")
+
+
 def _load_error(message):
     if any(marker in message for marker in _VERIFIER_MARKERS):
         return VerifierError("the BPF verifier rejected the chain dispatcher of the "
-                             "registered programs:\n" + message, message)
+                             f"registered programs: {_verifier_reason(message)}\n"
+                             + message, message)
     return ChainProgramError("cannot load the chain dispatcher of the registered "
                              "programs: " + message)
 
