@@ -151,13 +151,6 @@ cdef class ProgramLoop(ChainLoop):
             return &self._user_programs[index]
         return NULL
 
-    def _kernel_path_available(self):
-        """None when chains can run in the kernel on this loop, else why not
-        (starts the chain ring to find out)."""
-        if self.kernel_chains(False) is not None:
-            return None
-        return self._chains_unavailable or _chain_ring_failure
-
     def _register_programs(self, bundle, uintptr_t table, int count, library,
                            str dispatcher=None, load_error=RuntimeError):
         """Adds a bundle's natively built programs (a table of count
