@@ -13,7 +13,8 @@ cdef chain_sqe* chain_next_sqe(void* owner) noexcept with gil:
     cdef ChainProgramOp op = <ChainProgramOp>owner
     cdef io_uring_sqe* sqe
     if op.user_data != 0:
-        return NULL                 # one request in flight per chain
+        op.refused = True           # one request in flight per chain: -EINVAL
+        return NULL
     try:
         sqe = op.loop._ring.sqe()
         op.io.user_data = op.loop._ring.attach(op)
@@ -29,14 +30,16 @@ cdef class ChainProgramOp(SocketOperation):
     cdef const chain_program* program
     cdef chain_io io
     cdef object keepalive          # Python objects whose memory the chain uses
+    cdef bint refused              # the step asked for a second request
 
     cdef int issue(self, int rc) except -1:
         """After start()/step(): deliver a finished chain, or check that the
         program issued its next request."""
         if rc == CHAIN_DONE:
             return self.deliver()
-        if self.io.issued != 1:
-            self.context.result = -EIO if self.io.issued == 0 else -EINVAL
+        if self.io.issued != 1 or self.refused:
+            # As in the kernel: no request is -EIO, more than one -EINVAL.
+            self.context.result = -EIO if self.io.issued == 0 and not self.refused else -EINVAL
             return self.deliver()
         self.context.steps += 1
         (<ProgramLoop>self.loop).chain_steps_loop_side += 1
@@ -68,6 +71,7 @@ cdef class ChainProgramOp(SocketOperation):
             self.context.result = -ELOOP
             return self.deliver()
         self.io.issued = 0
+        self.refused = False
         rc = aiouring_chain_step(self.program, &self.context, &self.io, res)
         return self.issue(rc)
 

@@ -138,6 +138,19 @@ static int bad_sqe_step(struct aiouring_chain *c, struct chain_io *io, __s32 res
 }
 
 CHAIN_PROGRAM(bad_sqe);
+
+static int twice_start(struct aiouring_chain *c, struct chain_io *io)
+{
+	chain_nop(io);
+	return chain_nop(io);
+}
+
+static int twice_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+{
+	return chain_finish(c, res);
+}
+
+CHAIN_PROGRAM(twice);
 """
 
 
@@ -313,6 +326,16 @@ def test_program_issuing_no_request_ends_with_eio(misbehaving):
         return info.value.errno, await bpf.nop_chain(3)
 
     assert run_with(misbehaving, go) == (errno.EIO, 3)
+
+
+def test_program_issuing_two_requests_at_once_ends_with_einval(misbehaving):
+    async def go(loop):
+        with pytest.raises(OSError) as info:
+            await bpf.run("twice")
+        await asyncio.sleep(0.01)           # the cancelled first request comes back
+        return info.value.errno, await bpf.nop_chain(3)
+
+    assert run_with(misbehaving, go) == (errno.EINVAL, 3)
 
 
 def test_bad_request_comes_back_to_the_program_as_an_error(misbehaving):

@@ -54,6 +54,20 @@ static int spin_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
 }
 
 CHAIN_PROGRAM(spin);
+
+/* Two requests in one step: the driver ends the chain with EINVAL. */
+static int twice_start(struct aiouring_chain *c, struct chain_io *io)
+{
+	chain_nop(io);
+	return chain_nop(io);
+}
+
+static int twice_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+{
+	return chain_finish(c, res);
+}
+
+CHAIN_PROGRAM(twice);
 """
 
 # Indexes the slot's var[] with an unchecked argument: the verifier refuses
@@ -108,7 +122,7 @@ def test_user_program_runs_in_the_kernel(sum_bundle, tmp_path):
 
     async def main():
         loop = asyncio.get_running_loop()
-        assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin"]
+        assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin", "twice"]
         # register() started the chain ring with the bundle's dispatcher
         assert loop._chain_stats()["chain_ring"] is not None
         results = []
@@ -130,18 +144,22 @@ def test_user_program_runs_in_the_kernel(sum_bundle, tmp_path):
     assert stats["loop_side_steps"] == 14
 
 
-def test_user_runaway_chain_ends_with_eloop_in_the_kernel(sum_bundle):
+def test_user_runaway_and_double_request_end_with_errors_in_the_kernel(sum_bundle):
     async def main():
         loop = asyncio.get_running_loop()
         loop.bpf.register(sum_bundle)
         with pytest.raises(OSError) as info:
             await bpf.run("spin", max_steps=50, path="kernel")
         assert info.value.errno == errno.ELOOP
+        for path in ("kernel", "loop-side"):
+            with pytest.raises(OSError) as info:
+                await bpf.run("twice", path=path)
+            assert info.value.errno == errno.EINVAL
         assert await bpf.nop_chain(3, path="kernel") == 3
         return loop._chain_stats()
 
     stats = aiouring.run(main())
-    assert stats["kernel"] == 2 and stats["loop_side"] == 0
+    assert stats["kernel"] == 3 and stats["loop_side"] == 1
     assert stats["chain_ring"]["slots_free"] == 64
 
 
