@@ -189,7 +189,7 @@ def run_with(bundle, coro_fn):
 
 def pinned(size):
     buffer = bytearray(size)
-    return buffer, memoryview(buffer), aiouring._ring.buffer_address(buffer)
+    return buffer, memoryview(buffer), bpf.buffer_address(buffer)
 
 
 async def sum_reads(fd, chunk):

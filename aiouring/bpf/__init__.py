@@ -32,10 +32,17 @@ from .. import _ring
 from .errors import BuildError, ChainProgramError, VerifierError
 
 __all__ = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain",
-           "run", "program_names", "path", "register", "LoopPrograms",
+           "run", "program_names", "path", "register", "LoopPrograms", "buffer_address",
            "ChainProgramError", "BuildError", "VerifierError"]
 
 FRAME_HEADER_SIZE = 4
+
+
+def buffer_address(buffer):
+    """The address of a writable buffer's memory, to pass to a program as an
+    argument. Keep the buffer pinned (hold a memoryview of it, and pass both
+    as run()'s keepalive) while the chain may use it."""
+    return _ring.buffer_address(buffer)
 
 
 def _running_loop():

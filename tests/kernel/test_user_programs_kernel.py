@@ -112,7 +112,7 @@ def oob_bundle(tmp_path_factory):
 async def sum_reads(fd, chunk, path):
     buffer = bytearray(chunk)
     view = memoryview(buffer)
-    return await bpf.run("sum_reads", fd, aiouring._ring.buffer_address(buffer), chunk,
+    return await bpf.run("sum_reads", fd, bpf.buffer_address(buffer), chunk,
                          keepalive=(buffer, view), path=path)
 
 
