@@ -100,6 +100,8 @@ cdef class ProgramLoop(ChainLoop):
     cdef int _kernel_program_count      # programs the chain ring's dispatcher has
     cdef readonly unsigned long long chains_loop_side
     cdef readonly unsigned long long chain_steps_loop_side
+    cdef unsigned long long chains_in_stopped_rings   # kernel counts of rings
+    cdef unsigned long long steps_in_stopped_rings    # replaced or failed
 
     cdef ChainRing kernel_chains(self, bint required):
         """The loop's chain ring, started on first use; None (or, when
@@ -110,8 +112,7 @@ cdef class ProgramLoop(ChainLoop):
             err = self._chains.failed()
             if err == 0:
                 return self._chains
-            self._chains.stop(self._ring)
-            self._chains = None
+            self._close_chains()
             self._chains_unavailable = (
                 f"the chain ring stopped: {strerror(-err).decode()}")
         reason = self._chains_unavailable or _chain_ring_failure
@@ -198,6 +199,8 @@ cdef class ProgramLoop(ChainLoop):
     def _close_chains(self):
         """Stops the chain ring's thread; called before the ring closes."""
         if self._chains is not None:
+            self.chains_in_stopped_rings += self._chains.chains_in_kernel
+            self.steps_in_stopped_rings += self._chains.steps_in_kernel
             self._chains.stop(self._ring)
             self._chains = None
 
@@ -209,8 +212,10 @@ cdef class ProgramLoop(ChainLoop):
         stats.update({
             'loop_side': self.chains_loop_side,
             'loop_side_steps': self.chain_steps_loop_side,
-            'kernel': chains.chains_in_kernel if chains is not None else 0,
-            'kernel_steps': chains.steps_in_kernel if chains is not None else 0,
+            'kernel': self.chains_in_stopped_rings +
+                      (chains.chains_in_kernel if chains is not None else 0),
+            'kernel_steps': self.steps_in_stopped_rings +
+                            (chains.steps_in_kernel if chains is not None else 0),
             'chain_ring': chains.stats() if chains is not None else None,
             'kernel_unavailable': self._chains_unavailable or _chain_ring_failure,
         })
