@@ -68,6 +68,19 @@ static int twice_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
 }
 
 CHAIN_PROGRAM(twice);
+
+/* A request the kernel refuses (no such opcode): its -EINVAL is the step's res. */
+static int bad_sqe_start(struct aiouring_chain *c, struct chain_io *io)
+{
+	return chain_request(io, 250, -1, 0, 0, 0, 0);
+}
+
+static int bad_sqe_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+{
+	return chain_finish(c, res);
+}
+
+CHAIN_PROGRAM(bad_sqe);
 """
 
 # Indexes the slot's var[] with an unchecked argument: the verifier refuses
@@ -122,7 +135,7 @@ def test_user_program_runs_in_the_kernel(sum_bundle, tmp_path):
 
     async def main():
         loop = asyncio.get_running_loop()
-        assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin", "twice"]
+        assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin", "twice", "bad_sqe"]
         # register() started the chain ring with the bundle's dispatcher
         assert loop._chain_stats()["chain_ring"] is not None
         results = []
@@ -200,3 +213,43 @@ def test_verifier_rejection_raises_verifier_error_with_the_log(oob_bundle):
     assert reason in str(error).splitlines()[0], error.log
     assert reason in error.log and "c->var[c->arg[0]] = 1;" in error.log
     assert "oob.c:" in error.log
+
+
+def kernel_messages():
+    """The kernel log so far (/dev/kmsg), one record per line."""
+    fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    records = []
+    try:
+        while True:
+            try:
+                records.append(os.read(fd, 8192).decode(errors="replace"))
+            except BlockingIOError:
+                return records
+            except BrokenPipeError:      # overwritten records: go on
+                continue
+    finally:
+        os.close(fd)
+
+
+def test_misbehaving_programs_leave_no_kernel_warning(sum_bundle):
+    before = len(kernel_messages())
+    assert before > 0                     # the boot messages: the log is readable
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.bpf.register(sum_bundle)
+        codes = []
+        for name, kwargs in (("bad_sqe", {}), ("twice", {}), ("spin", {"max_steps": 200})):
+            for _ in range(3):
+                with pytest.raises(OSError) as info:
+                    await bpf.run(name, path="kernel", **kwargs)
+                codes.append(info.value.errno)
+        codes.append(await bpf.nop_chain(4, path="kernel"))
+        return codes, loop._chain_stats()["chain_ring"]["slots_free"]
+
+    codes, free = aiouring.run(main())
+    assert codes == [errno.EINVAL] * 6 + [errno.ELOOP] * 3 + [4]
+    assert free == 64
+    new = kernel_messages()[before:]
+    bad = [r for r in new if any(w in r for w in ("WARNING", "BUG:", "Oops", "Call Trace"))]
+    assert not bad, bad
