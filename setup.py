@@ -13,10 +13,14 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("AIOURING_DEBUG") == "1"
-BPF_SOURCE = "bpf/dispatcher.bpf.c"
-BPF_OBJECT = "aiouring/bpf/dispatcher.bpf.o"
-BPF_DEPENDS = ["bpf/dispatcher.h", "bpf/io_uring_bpf.h", "aiouring/bpf/chain.h",
-               *(os.path.join("bpf/programs", f) for f in sorted(os.listdir("bpf/programs")))]
+# The dispatcher's sources are package data: `python -m aiouring.bpf build`
+# compiles them again with a user's programs added.
+BPF_DIR = "aiouring/bpf"
+BPF_SOURCE = f"{BPF_DIR}/dispatcher.bpf.c"
+BPF_OBJECT = f"{BPF_DIR}/dispatcher.bpf.o"
+BPF_DEPENDS = [f"{BPF_DIR}/dispatcher.h", f"{BPF_DIR}/io_uring_bpf.h", f"{BPF_DIR}/chain.h",
+               *(os.path.join(BPF_DIR, "programs", f)
+                 for f in sorted(os.listdir(os.path.join(BPF_DIR, "programs"))))]
 BPF_ARCH = {"x86_64": "x86", "aarch64": "arm64", "ppc64le": "powerpc",
             "s390x": "s390", "riscv64": "riscv"}.get(platform.machine(), platform.machine())
 
@@ -67,7 +71,7 @@ class BuildWithBpf(build_ext):
         multiarch = sysconfig.get_config_var("MULTIARCH") or ""
         command = [os.environ.get("CLANG", "clang"), "-g", "-O2", "-target", "bpf",
                    "-mcpu=v3", f"-D__TARGET_ARCH_{BPF_ARCH}", "-Wall",
-                   "-Wno-unused-function", "-Iaiouring/bpf", "-Ibpf",
+                   "-Wno-unused-function", f"-I{BPF_DIR}",
                    *([f"-I/usr/include/{multiarch}"] if multiarch else []),
                    "-c", BPF_SOURCE, "-o", BPF_OBJECT]
         print(" ".join(command))
@@ -78,11 +82,11 @@ extensions = [
     Extension(
         "aiouring._ring",
         ["src/_ring.pyx", "src/chain_native.c", "src/bpf_runtime.c"],
-        include_dirs=["src", "aiouring/bpf", "bpf"],
+        include_dirs=["src", BPF_DIR],
         libraries=libraries,
         define_macros=macros,
         extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
-        depends=["src/bpf_runtime.h", "bpf/dispatcher.h"],
+        depends=["src/bpf_runtime.h", f"{BPF_DIR}/dispatcher.h"],
     ),
 ]
 

@@ -34,6 +34,14 @@ class Loop(_ring.ProgramLoop, _UnixLoop):
         self._accepting = {}        # listening fd -> its multishot accept
         _UnixLoop.__init__(self)
 
+    @property
+    def bpf(self):
+        """This loop's chain programs: ``loop.bpf.register(bundle)`` adds a
+        bundle built by ``python -m aiouring.bpf build``; ``program_names()``
+        and ``run(name, *args)`` (see aiouring.bpf)."""
+        from .bpf import LoopPrograms
+        return LoopPrograms(self)
+
     def _make_self_pipe(self):
         self._internal_fds += 1     # the core made it and reads it through the ring
 

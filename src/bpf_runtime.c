@@ -98,25 +98,45 @@ static size_t log_len, log_cap;
 
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[4096];
+	char small[1024], *line = small;
+	const char *text;
 	size_t n;
+	va_list copy;
 	int got;
 
-	if (level == LIBBPF_DEBUG || log_buf == NULL || log_cap < 2 * sizeof(line))
+	if (level == LIBBPF_DEBUG || log_buf == NULL || log_cap < 64)
 		return 0;
-	got = vsnprintf(line, sizeof(line), fmt, ap);
+	/* A verifier log comes as one message, often longer than any fixed
+	 * line: measure it first. */
+	va_copy(copy, ap);
+	got = vsnprintf(small, sizeof(small), fmt, copy);
+	va_end(copy);
 	if (got <= 0)
 		return 0;
-	n = (size_t)got < sizeof(line) ? (size_t)got : sizeof(line) - 1;
-	/* The end of a verifier log says why: keep the latest half when full. */
-	if (log_len + n + 1 > log_cap) {
-		size_t keep = log_cap / 2;
-		memmove(log_buf, log_buf + log_len - keep, keep);
-		log_len = keep;
+	if ((size_t)got >= sizeof(small)) {
+		line = malloc((size_t)got + 1);
+		if (line == NULL)
+			line = small;
+		else
+			vsnprintf(line, (size_t)got + 1, fmt, ap);
 	}
-	memcpy(log_buf + log_len, line, n);
+	n = line == small && (size_t)got >= sizeof(small) ? sizeof(small) - 1 : (size_t)got;
+	text = line;
+	/* The end of a verifier log says why: when full, keep the latest text. */
+	if (n > log_cap / 2) {
+		text += n - log_cap / 2;
+		n = log_cap / 2;
+	}
+	if (log_len + n + 1 > log_cap) {
+		size_t drop = log_len + n + 1 - log_cap;
+		memmove(log_buf, log_buf + drop, log_len - drop);
+		log_len -= drop;
+	}
+	memcpy(log_buf + log_len, text, n);
 	log_len += n;
 	log_buf[log_len] = 0;
+	if (line != small)
+		free(line);
 	return 0;
 }
 

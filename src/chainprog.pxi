@@ -13,7 +13,8 @@ cdef chain_sqe* chain_next_sqe(void* owner) noexcept with gil:
     cdef ChainProgramOp op = <ChainProgramOp>owner
     cdef io_uring_sqe* sqe
     if op.user_data != 0:
-        return NULL                 # one request in flight per chain
+        op.refused = True           # one request in flight per chain: -EINVAL
+        return NULL
     try:
         sqe = op.loop._ring.sqe()
         op.io.user_data = op.loop._ring.attach(op)
@@ -29,14 +30,16 @@ cdef class ChainProgramOp(SocketOperation):
     cdef const chain_program* program
     cdef chain_io io
     cdef object keepalive          # Python objects whose memory the chain uses
+    cdef bint refused              # the step asked for a second request
 
     cdef int issue(self, int rc) except -1:
         """After start()/step(): deliver a finished chain, or check that the
         program issued its next request."""
         if rc == CHAIN_DONE:
             return self.deliver()
-        if self.io.issued != 1:
-            self.context.result = -EIO if self.io.issued == 0 else -EINVAL
+        if self.io.issued != 1 or self.refused:
+            # As in the kernel: no request is -EIO, more than one -EINVAL.
+            self.context.result = -EIO if self.io.issued == 0 and not self.refused else -EINVAL
             return self.deliver()
         self.context.steps += 1
         (<ProgramLoop>self.loop).chain_steps_loop_side += 1
@@ -68,6 +71,7 @@ cdef class ChainProgramOp(SocketOperation):
             self.context.result = -ELOOP
             return self.deliver()
         self.io.issued = 0
+        self.refused = False
         rc = aiouring_chain_step(self.program, &self.context, &self.io, res)
         return self.issue(rc)
 
@@ -89,8 +93,15 @@ cdef class ProgramLoop(ChainLoop):
 
     cdef ChainRing _chains              # the kernel path, once started
     cdef object _chains_unavailable     # why this loop has no chain ring
+    cdef const chain_program* _user_programs    # the registered bundle's table
+    cdef int _user_program_count
+    cdef object _user_bundle            # (bundle path, its library, its names)
+    cdef object _dispatcher_object      # the registered bundle's BPF object
+    cdef int _kernel_program_count      # programs the chain ring's dispatcher has
     cdef readonly unsigned long long chains_loop_side
     cdef readonly unsigned long long chain_steps_loop_side
+    cdef unsigned long long chains_in_stopped_rings   # kernel counts of rings
+    cdef unsigned long long steps_in_stopped_rings    # replaced or failed
 
     cdef ChainRing kernel_chains(self, bint required):
         """The loop's chain ring, started on first use; None (or, when
@@ -101,8 +112,7 @@ cdef class ProgramLoop(ChainLoop):
             err = self._chains.failed()
             if err == 0:
                 return self._chains
-            self._chains.stop(self._ring)
-            self._chains = None
+            self._close_chains()
             self._chains_unavailable = (
                 f"the chain ring stopped: {strerror(-err).decode()}")
         reason = self._chains_unavailable or _chain_ring_failure
@@ -115,18 +125,82 @@ cdef class ProgramLoop(ChainLoop):
                     "the kernel has no io_uring BPF struct_ops (Linux 7.1+)")
         if reason is None:
             try:
-                self._chains = ChainRing.start(dispatcher_object_path(), self._ring.fd)
-                return self._chains
+                if self._dispatcher_object is not None:
+                    return self.start_chains(self._dispatcher_object,
+                                             self.program_count())
+                return self.start_chains(dispatcher_object_path(),
+                                         aiouring_builtin_program_count)
             except RuntimeError as exc:
-                # The kernel and the build decide this: once per process.
-                reason = _chain_ring_failure = str(exc)
+                if self._dispatcher_object is not None:
+                    reason = self._chains_unavailable = str(exc)
+                else:
+                    # The kernel and the build decide this: once per process.
+                    reason = _chain_ring_failure = str(exc)
         if required:
             raise RuntimeError(f"chain programs cannot run in the kernel here: {reason}")
         return None
 
+    cdef ChainRing start_chains(self, str object_path, int programs):
+        self._chains = ChainRing.start(object_path, self._ring.fd)
+        self._kernel_program_count = programs
+        return self._chains
+
+    cdef int program_count(self):
+        return aiouring_builtin_program_count + self._user_program_count
+
+    cdef const chain_program* program_at(self, int index):
+        if 0 <= index < aiouring_builtin_program_count:
+            return &aiouring_builtin_programs[index]
+        index -= aiouring_builtin_program_count
+        if 0 <= index < self._user_program_count:
+            return &self._user_programs[index]
+        return NULL
+
+    def _register_programs(self, bundle, uintptr_t table, int count, library,
+                           str dispatcher=None, load_error=RuntimeError):
+        """Adds a bundle's natively built programs (a table of count
+        chain_program entries at address table, kept alive by library) after
+        the built-ins, and, when dispatcher names its BPF object, loads that
+        for this loop's chain ring: an idle chain ring is stopped first;
+        RuntimeError when chains run in it. load_error(libbpf's messages, the
+        verifier log among them) is raised when the kernel refuses the
+        object; then nothing is registered. One bundle per loop: ValueError for a second."""
+        self.check_closed()
+        if self._user_bundle is not None:
+            raise ValueError(f"this loop already registered {self._user_bundle[0]}: "
+                             "build all of a loop's programs into one bundle")
+        if count <= 0 or table == 0:
+            raise ValueError("no program in the bundle")
+        cdef const chain_program* programs = <const chain_program*>table
+        names = [programs[i].name.decode() for i in range(count)]
+        builtins = [aiouring_builtin_programs[i].name.decode()
+                    for i in range(aiouring_builtin_program_count)]
+        for i, name in enumerate(names):
+            if name in builtins or name in names[:i]:
+                raise ValueError(f"a chain program named {name!r} is already registered")
+        if dispatcher is not None:
+            if self._chains is not None:
+                if self._chains.running:
+                    raise RuntimeError("chains are running in this loop's chain ring: "
+                                       "register programs before starting chains")
+                self._close_chains()
+            try:
+                self.start_chains(dispatcher, aiouring_builtin_program_count + count)
+            except RuntimeError as exc:
+                self._chains = None
+                raise load_error(str(exc)) from None
+            self._chains_unavailable = None
+            self._dispatcher_object = dispatcher
+        self._user_programs = programs
+        self._user_program_count = count
+        self._user_bundle = (bundle, library, names)
+        return names
+
     def _close_chains(self):
         """Stops the chain ring's thread; called before the ring closes."""
         if self._chains is not None:
+            self.chains_in_stopped_rings += self._chains.chains_in_kernel
+            self.steps_in_stopped_rings += self._chains.steps_in_kernel
             self._chains.stop(self._ring)
             self._chains = None
 
@@ -138,27 +212,29 @@ cdef class ProgramLoop(ChainLoop):
         stats.update({
             'loop_side': self.chains_loop_side,
             'loop_side_steps': self.chain_steps_loop_side,
-            'kernel': chains.chains_in_kernel if chains is not None else 0,
-            'kernel_steps': chains.steps_in_kernel if chains is not None else 0,
+            'kernel': self.chains_in_stopped_rings +
+                      (chains.chains_in_kernel if chains is not None else 0),
+            'kernel_steps': self.steps_in_stopped_rings +
+                            (chains.steps_in_kernel if chains is not None else 0),
             'chain_ring': chains.stats() if chains is not None else None,
             'kernel_unavailable': self._chains_unavailable or _chain_ring_failure,
         })
         return stats
 
     def _chain_program_names(self):
-        return [aiouring_builtin_programs[i].name.decode()
-                for i in range(aiouring_builtin_program_count)]
+        return [self.program_at(i).name.decode() for i in range(self.program_count())]
 
     async def _run_chain_program(self, int index, tuple args, keepalive=None,
                                  unsigned max_steps=DEFAULT_MAX_STEPS, path=None):
-        """Runs built-in program `index` with up to 6 integer arguments and
+        """Runs program `index` (the built-ins, then the registered ones) with up to 6 integer arguments and
         returns its result (an int; a negative result raises the matching
         OSError). keepalive holds what the arguments point into until the
         chain's last request completed. Cancelling cancels the request in
         flight and issues no more. path: 'kernel', 'loop-side' or None/'auto'
         (the kernel where it can)."""
         self.check_closed()
-        if not 0 <= index < aiouring_builtin_program_count:
+        cdef const chain_program* program = self.program_at(index)
+        if program == NULL:
             raise ValueError(f"no chain program with index {index}")
         if len(args) > CHAIN_MAX_ARGS:
             raise ValueError(f"a chain program takes at most {CHAIN_MAX_ARGS} arguments")
@@ -170,6 +246,13 @@ cdef class ProgramLoop(ChainLoop):
         cdef KernelChainOp kop
         if path != "loop-side":
             chains = self.kernel_chains(path == "kernel")
+            if chains is not None and index >= self._kernel_program_count:
+                # A bundle registered without a BPF object: loop-side only.
+                if path == "kernel":
+                    raise RuntimeError(
+                        f"chain program {program.name.decode()!r} cannot run in the "
+                        "kernel: its bundle has no BPF object (built --native-only)")
+                chains = None
             if chains is not None:
                 kop = chains.run(self, index, args, keepalive, max_steps)
                 if kop is None and path == "kernel":
@@ -186,7 +269,7 @@ cdef class ProgramLoop(ChainLoop):
         op.loop = self
         op.future = Future(loop=self)
         op.keepalive = keepalive
-        op.program = &aiouring_builtin_programs[index]
+        op.program = program
         memset(&op.context, 0, sizeof(op.context))
         op.context.program = index
         op.context.max_steps = max_steps

@@ -15,18 +15,34 @@ Every function takes ``path=`` ('kernel', 'loop-side' or None: the kernel
 where it can) to force one; the environment variable AIOURING_BPF does the
 same for a whole process.
 Programs are written in C against ``chain.h`` (next to this file); see
-docs/chain-programs.md.
+docs/chain-programs.md. Your own programs are built into a bundle with
+
+    python -m aiouring.bpf build prog.c -o prog.chain
+
+and registered on a loop with ``loop.bpf.register("prog.chain")`` (or
+``register()`` here, for the running loop); ``run(name, *args)`` then runs
+them like the built-ins, on either path.
 """
 
 import asyncio
+import ctypes
 import os
 
 from .. import _ring
+from .errors import BuildError, ChainProgramError, VerifierError
 
 __all__ = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain",
-           "run", "program_names", "path"]
+           "run", "program_names", "path", "register", "LoopPrograms", "buffer_address",
+           "ChainProgramError", "BuildError", "VerifierError"]
 
 FRAME_HEADER_SIZE = 4
+
+
+def buffer_address(buffer):
+    """The address of a writable buffer's memory, to pass to a program as an
+    argument. Keep the buffer pinned (hold a memoryview of it, and pass both
+    as run()'s keepalive) while the chain may use it."""
+    return _ring.buffer_address(buffer)
 
 
 def _running_loop():
@@ -42,9 +58,108 @@ def _fileno(obj):
 
 
 def program_names():
-    """The registered programs, in index order."""
-    loop = asyncio.get_running_loop()
-    return _running_loop()._chain_program_names() if loop else []
+    """The running loop's programs, in index order: the built-ins, then the
+    ones its bundle registered."""
+    return _running_loop()._chain_program_names()
+
+
+_VERIFIER_MARKERS = ("-- BEGIN PROG LOAD LOG --", "processed ", "verifier")
+
+
+def _verifier_reason(log):
+    """The verifier's own words for a rejection: the line before its
+    "processed N insns" summary (or the log's last line)."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("processed ") and i > 0:
+            return lines[i - 1]
+    verifier = [line for line in lines if not line.startswith("libbpf:")]
+    return verifier[-1] if verifier else (lines[-1] if lines else "")
+
+
+def _load_error(message):
+    if any(marker in message for marker in _VERIFIER_MARKERS):
+        return VerifierError("the BPF verifier rejected the chain dispatcher of the "
+                             f"registered programs: {_verifier_reason(message)}\n"
+                             + message, message)
+    return ChainProgramError("cannot load the chain dispatcher of the registered "
+                             "programs: " + message)
+
+
+def register(bundle, *, loop=None):
+    """Registers the programs of a bundle (built by `python -m aiouring.bpf
+    build prog.c -o BUNDLE`) on loop (default: the running loop) and
+    returns their names. They take the indices after the built-ins; run()
+    and program_names() see them.
+
+    Loop-side, the bundle's native library is loaded into the process. On a
+    kernel with the io_uring BPF struct_ops (aiouring.features()['bpf_loop'])
+    its BPF dispatcher (built-ins + these programs) is loaded for the loop's
+    chain ring at once, so the verifier checks it here: VerifierError (its
+    text holds the verifier log) when it refuses it, and then nothing is
+    registered. A chain ring already started is replaced when no chain runs
+    in it (RuntimeError otherwise: register before starting chains).
+
+    ValueError: not a bundle, built for another aiouring version, a name
+    already registered, or a second bundle on the same loop (build all of a
+    loop's programs into one bundle)."""
+    from .build import read_manifest
+    from ..features import features
+    if loop is None:
+        loop = _running_loop()
+    elif not isinstance(loop, _ring.ProgramLoop):
+        raise TypeError("chain programs register on an aiouring loop")
+    bundle = os.path.abspath(os.fspath(bundle))
+    manifest = read_manifest(bundle)
+    taken = set(loop._chain_program_names())
+    for name in manifest["programs"]:
+        if name in taken:
+            raise ValueError(f"a chain program named {name!r} is already registered")
+    native = os.path.join(bundle, manifest["native"])
+    try:
+        library = ctypes.CDLL(native, mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        version = ctypes.string_at(ctypes.addressof(
+            ctypes.c_char.in_dll(library, "aiouring_user_version"))).decode()
+        table = ctypes.addressof(ctypes.c_char.in_dll(library, "aiouring_user_programs"))
+        count = ctypes.c_int.in_dll(library, "aiouring_user_program_count").value
+        size = ctypes.c_int.in_dll(library, "aiouring_user_chain_size").value
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{native}: not a chain program library: {exc}") from None
+    from .. import __version__
+    if version != __version__ or size != 136:
+        raise ValueError(f"{native} was built for aiouring {version}, this is "
+                         f"aiouring {__version__}: build it again")
+    if count != len(manifest["programs"]):
+        raise ValueError(f"{native} does not hold the programs {bundle}/manifest.json lists")
+    dispatcher = None
+    if manifest.get("bpf") and features()["bpf_loop"]:
+        dispatcher = os.path.join(bundle, manifest["bpf"])
+    return loop._register_programs(bundle, table, count, library, dispatcher, _load_error)
+
+
+class LoopPrograms:
+    """A loop's chain programs (``loop.bpf``): register a bundle, list and
+    run programs on that loop."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self, loop):
+        self._loop = loop
+
+    def register(self, bundle):
+        """Registers a bundle's programs on this loop: see aiouring.bpf.register()."""
+        return register(bundle, loop=self._loop)
+
+    def program_names(self):
+        """This loop's programs, in index order."""
+        return self._loop._chain_program_names()
+
+    async def run(self, name, *args, **kwargs):
+        """Runs a program on this loop (it must be the running one): see
+        aiouring.bpf.run()."""
+        if _running_loop() is not self._loop:
+            raise RuntimeError("loop.bpf.run() runs on that loop, while it runs")
+        return await run(name, *args, **kwargs)
 
 
 def _forced_path():
@@ -62,8 +177,8 @@ def path():
 
 
 async def run(name, *args, keepalive=None, max_steps=None, path=None):
-    """Runs program `name` with integer arguments (up to six) and returns its
-    result. A negative result raises the matching OSError. keepalive holds
+    """Runs program `name` (a built-in or a registered one) with integer
+    arguments (up to six) and returns its result. A negative result raises the matching OSError. keepalive holds
     the objects the arguments point into. path forces where it runs
     ('kernel': RuntimeError if it cannot; 'loop-side')."""
     loop = _running_loop()

@@ -27,6 +27,21 @@
  * that the coroutine passed as arguments; chain_load_u32/u64 read from them.
  * The driver ends a chain that issues more than c->max_steps requests with
  * -ELOOP, and one whose request cannot be issued with -EIO.
+ *
+ * Your own programs: put CHAIN_PROGRAM(name); on a line of its own (the
+ * build finds the programs by these lines; names are C identifiers, unique,
+ * none of the built-ins'), then
+ *
+ *   python -m aiouring.bpf build prog.c -o prog.chain
+ *   loop.bpf.register("prog.chain")          # or aiouring.bpf.register()
+ *   await aiouring.bpf.run("name", arg0, ...)
+ *
+ * The BPF build has no libc and calls at most five-argument functions; the
+ * kernel's verifier checks the program at register() (every memory access
+ * bounded, every loop bounded). Helpers: chain_read/write/recv/send/nop issue
+ * the next request, chain_request() any other io_uring opcode,
+ * chain_finish() ends the chain, chain_load_u32/u64 read the caller's
+ * buffers. See docs/chain-programs.md.
  */
 #ifndef AIOURING_CHAIN_H
 #define AIOURING_CHAIN_H
@@ -157,6 +172,10 @@ static __always_inline int chain_load_u32(__u64 addr, __u32 *value)
 #define CHAIN_INLINE static __always_inline
 #endif
 
+/* Queues the chain's next request: any io_uring opcode, with the SQE fields
+ * the helpers below fill. Returns CHAIN_WAIT, or -EIO when no SQE could be
+ * had (then the driver ends the chain with -EIO). A request the kernel
+ * refuses completes with its -errno as the next step's res. */
 CHAIN_INLINE int chain_request(struct chain_io *io, __u8 opcode, int fd,
 			       __u64 addr, __u32 len, __u64 off, __u32 op_flags)
 {

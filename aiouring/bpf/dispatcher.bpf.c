@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The chain ring's dispatcher: the io_uring_bpf_ops loop_step that runs every
  * chain program of a loop inside io_uring_enter on its chain ring (Linux
- * 7.1+). One program serves every built-in chain program: each call consumes
+ * 7.1+). One program serves every chain program (the built-ins and a
+ * loop's registered user programs): each call consumes
  * one CQE and, by its user_data, starts a chain the loop handed over, runs
  * the step of the chain whose request completed, or cancels; a finished
  * chain's result goes to the loop's ring as a MSG_RING CQE aimed at the
@@ -28,15 +29,24 @@ const volatile __u32 sq_entries = CHAIN_RING_SQ_ENTRIES;
 
 struct aiouring_chain_shared shared;
 
+/* User programs (`python -m aiouring.bpf build prog.c`): a generated wrapper
+ * includes their sources, defines CHAIN_USER_PROGRAMS(X) as X(name) for each
+ * and then includes this file; they take the indices after the built-ins,
+ * in that order, as in the native build the loop registers. */
+#ifndef CHAIN_USER_PROGRAMS
+#define CHAIN_USER_PROGRAMS(X)
+#endif
+#define CHAIN_PROGRAMS(X) CHAIN_BUILTIN_PROGRAMS(X) CHAIN_USER_PROGRAMS(X)
+
 #define INDEX_ENTRY(name) CHAIN_INDEX_##name,
-enum { CHAIN_BUILTIN_PROGRAMS(INDEX_ENTRY) CHAIN_BUILTIN_COUNT };
+enum { CHAIN_PROGRAMS(INDEX_ENTRY) CHAIN_PROGRAM_COUNT };
 
 static __always_inline int program_start(__u32 program, struct aiouring_chain *c,
 					 struct chain_io *io)
 {
 #define START_CASE(name) case CHAIN_INDEX_##name: return name##_start(c, io);
 	switch (program) {
-	CHAIN_BUILTIN_PROGRAMS(START_CASE)
+	CHAIN_PROGRAMS(START_CASE)
 	}
 	return chain_finish(c, -CHAIN_EINVAL);
 }
@@ -46,7 +56,7 @@ static __always_inline int program_step(__u32 program, struct aiouring_chain *c,
 {
 #define STEP_CASE(name) case CHAIN_INDEX_##name: return name##_step(c, io, res);
 	switch (program) {
-	CHAIN_BUILTIN_PROGRAMS(STEP_CASE)
+	CHAIN_PROGRAMS(STEP_CASE)
 	}
 	return chain_finish(c, -CHAIN_EINVAL);
 }
