@@ -13,12 +13,15 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("AIOURING_DEBUG") == "1"
-# The dispatcher's sources are package data: `python -m aiouring.bpf build`
-# compiles them again with a user's programs added.
-BPF_DIR = "aiouring/bpf"
+# The chain programs and their dispatcher live in bpf/; the build copies
+# them into the package (aiouring/bpf/source/) because
+# `python -m aiouring.bpf build` compiles them again with a user's programs.
+BPF_DIR = "bpf"
+HEADER_DIR = "aiouring/bpf"                     # chain.h, the public header
+PACKAGE_SOURCE_DIR = f"{HEADER_DIR}/source"
 BPF_SOURCE = f"{BPF_DIR}/dispatcher.bpf.c"
-BPF_OBJECT = f"{BPF_DIR}/dispatcher.bpf.o"
-BPF_DEPENDS = [f"{BPF_DIR}/dispatcher.h", f"{BPF_DIR}/io_uring_bpf.h", f"{BPF_DIR}/chain.h",
+BPF_OBJECT = f"{HEADER_DIR}/dispatcher.bpf.o"
+BPF_DEPENDS = [f"{BPF_DIR}/dispatcher.h", f"{BPF_DIR}/io_uring_bpf.h", f"{HEADER_DIR}/chain.h",
                *(os.path.join(BPF_DIR, "programs", f)
                  for f in sorted(os.listdir(os.path.join(BPF_DIR, "programs"))))]
 BPF_ARCH = {"x86_64": "x86", "aarch64": "arm64", "ppc64le": "powerpc",
@@ -55,13 +58,23 @@ class BuildWithBpf(build_ext):
     extension, when its sources are newer."""
 
     def run(self):
+        self.copy_sources_into_package()
         if MISSING is None:
             self.build_bpf()
         super().run()
-        if MISSING is None and not self.inplace:
-            target = os.path.join(self.build_lib, BPF_OBJECT)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copyfile(BPF_OBJECT, target)
+        if not self.inplace:
+            shipped = [BPF_OBJECT] if MISSING is None else []
+            for root, _, files in os.walk(PACKAGE_SOURCE_DIR):
+                shipped += [os.path.join(root, f) for f in files]
+            for path in shipped:
+                target = os.path.join(self.build_lib, path)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copyfile(path, target)
+
+    def copy_sources_into_package(self):
+        shutil.rmtree(PACKAGE_SOURCE_DIR, ignore_errors=True)
+        shutil.copytree(BPF_DIR, PACKAGE_SOURCE_DIR,
+                        ignore=shutil.ignore_patterns("*.o"))
 
     def build_bpf(self):
         sources = [BPF_SOURCE, *BPF_DEPENDS]
@@ -71,7 +84,7 @@ class BuildWithBpf(build_ext):
         multiarch = sysconfig.get_config_var("MULTIARCH") or ""
         command = [os.environ.get("CLANG", "clang"), "-g", "-O2", "-target", "bpf",
                    "-mcpu=v3", f"-D__TARGET_ARCH_{BPF_ARCH}", "-Wall",
-                   "-Wno-unused-function", f"-I{BPF_DIR}",
+                   "-Wno-unused-function", f"-I{BPF_DIR}", f"-I{HEADER_DIR}",
                    *([f"-I/usr/include/{multiarch}"] if multiarch else []),
                    "-c", BPF_SOURCE, "-o", BPF_OBJECT]
         print(" ".join(command))
@@ -82,7 +95,7 @@ extensions = [
     Extension(
         "aiouring._ring",
         ["src/_ring.pyx", "src/chain_native.c", "src/bpf_runtime.c"],
-        include_dirs=["src", BPF_DIR],
+        include_dirs=["src", BPF_DIR, HEADER_DIR],
         libraries=libraries,
         define_macros=macros,
         extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],

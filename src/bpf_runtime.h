@@ -1,5 +1,5 @@
 /* The chain ring: a dedicated io_uring per loop, run by a thread of its own
- * inside io_uring_enter with the dispatcher (aiouring/bpf/dispatcher.bpf.c) attached
+ * inside io_uring_enter with the dispatcher (bpf/dispatcher.bpf.c) attached
  * as its io_uring_bpf_ops, so chain programs run in the kernel (Linux 7.1+).
  * The ring is set up with raw system calls: Debian 12's liburing 2.3 cannot
  * map a NO_SQARRAY | SQ_REWIND ring. Built without libbpf, every start

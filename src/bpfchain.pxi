@@ -1,6 +1,6 @@
 # The kernel path of chain programs (Linux 7.1+): each loop gets a chain ring,
 # created on first use, run by a thread of its own inside io_uring_enter with
-# the dispatcher attached (src/bpf_runtime.c, aiouring/bpf/dispatcher.bpf.c). A chain
+# the dispatcher attached (src/bpf_runtime.c, bpf/dispatcher.bpf.c). A chain
 # is handed over through a slot of the memory the loop shares with the
 # dispatcher and a MSG_RING from the loop's ring; its only CQE on the loop's
 # ring is the final one, aimed at the KernelChainOp waiting for it.

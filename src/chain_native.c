@@ -1,6 +1,6 @@
 /* The built-in chain programs compiled natively, for the loop-side driver
  * (kernels without the io_uring BPF struct_ops). Their BPF build is in
- * aiouring/bpf/dispatcher.bpf.c. */
+ * bpf/dispatcher.bpf.c. */
 #include "chain_native.h"
 #include "programs/builtin.h"
 

@@ -35,6 +35,9 @@ from .errors import BuildError
 __all__ = ["build", "BuildError", "HEADER_DIR", "MANIFEST", "builtin_program_names"]
 
 HEADER_DIR = os.path.dirname(os.path.abspath(__file__))
+# The dispatcher and the built-in programs (the repository's bpf/), copied
+# into the package by setup.py.
+SOURCE_DIR = os.path.join(HEADER_DIR, "source")
 MANIFEST = "manifest.json"
 NATIVE_OBJECT = "programs.so"
 BPF_OBJECT = "dispatcher.bpf.o"
@@ -54,7 +57,7 @@ def _version():
 
 def builtin_program_names():
     """The built-in programs, in index order (from programs/builtin.h)."""
-    with open(os.path.join(HEADER_DIR, "programs", "builtin.h")) as f:
+    with open(os.path.join(SOURCE_DIR, "programs", "builtin.h")) as f:
         text = _COMMENTS.sub(" ", f.read())
     macro = text[text.index("CHAIN_BUILTIN_PROGRAMS(X)"):]
     return re.findall(r"\bX\((\w+)\)", macro)
@@ -179,7 +182,7 @@ def build(sources, output=None, *, native_only=False):
         d = os.path.dirname(os.path.abspath(source))
         if d not in user_dirs:
             user_dirs.append(d)
-    include = [f"-I{d}" for d in user_dirs] + [f"-I{HEADER_DIR}"]
+    include = [f"-I{d}" for d in user_dirs] + [f"-I{HEADER_DIR}", f"-I{SOURCE_DIR}"]
     commands = {}
 
     native_source = os.path.join(output, "native.c")
