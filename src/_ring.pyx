@@ -8,6 +8,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.string cimport memset, memcpy, strerror
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from posix.unistd cimport getpid
+from posix.resource cimport getrlimit, rlimit, RLIMIT_NOFILE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,

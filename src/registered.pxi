@@ -3,31 +3,43 @@
 # sparse table of fixed buffers (READ_FIXED/WRITE_FIXED skip page pinning).
 
 cdef enum:
-    FILE_TABLE_SIZE = 4096
-    # Slots [0, MANAGED_FILE_SLOTS) are handed out here, before a chain is
-    # submitted: linked steps must know the slot when they are prepared, and
-    # IORING_FILE_INDEX_ALLOC only reports its choice in the CQE. The rest is
-    # the kernel's IORING_FILE_INDEX_ALLOC range, for standalone opens.
-    MANAGED_FILE_SLOTS = 2048
+    # At most this many direct descriptors; the kernel also caps the table at
+    # RLIMIT_NOFILE (EMFILE above it), so a process with the usual soft limit
+    # of 1024 gets 1024.
+    MAX_FILE_TABLE_SIZE = 4096
     BUFFER_TABLE_SIZE = 64
     DIRECT_IO_ALIGNMENT = 4096
 
 
 cdef class RegisteredFiles:
-    """Slots of the ring's registered file table."""
+    """Slots of the ring's registered file table.
+
+    Slots [0, managed) are handed out here, before a chain is submitted:
+    linked steps must know the slot when they are prepared, and
+    IORING_FILE_INDEX_ALLOC only reports its choice in the CQE. The rest is
+    the kernel's IORING_FILE_INDEX_ALLOC range, for standalone opens."""
 
     cdef list free_slots
     cdef readonly Py_ssize_t in_use
+    cdef readonly unsigned size
+    cdef readonly unsigned managed
 
     cdef int register(self, io_uring* ring) except -1:
-        cdef int ret = io_uring_register_files_sparse(ring, FILE_TABLE_SIZE)
+        cdef rlimit limit
+        cdef int ret
+        self.size = MAX_FILE_TABLE_SIZE
+        if getrlimit(RLIMIT_NOFILE, &limit) == 0 and limit.rlim_cur < self.size:
+            self.size = <unsigned>limit.rlim_cur
+        if self.size < 2:
+            raise OSError(EMFILE, "RLIMIT_NOFILE is too low for a registered file table")
+        self.managed = self.size // 2
+        ret = io_uring_register_files_sparse(ring, self.size)
         if ret < 0:
             raise_errno(-ret)
-        ret = io_uring_register_file_alloc_range(
-            ring, MANAGED_FILE_SLOTS, FILE_TABLE_SIZE - MANAGED_FILE_SLOTS)
+        ret = io_uring_register_file_alloc_range(ring, self.managed, self.size - self.managed)
         if ret < 0:
             raise_errno(-ret)
-        self.free_slots = list(range(MANAGED_FILE_SLOTS - 1, -1, -1))
+        self.free_slots = list(range(self.managed - 1, -1, -1))
         return 0
 
     cdef int allocate(self) except -1:
@@ -37,7 +49,7 @@ cdef class RegisteredFiles:
         return self.free_slots.pop()
 
     cdef void release(self, int slot):
-        if 0 <= slot < MANAGED_FILE_SLOTS:
+        if 0 <= slot < <int>self.managed:
             self.in_use -= 1
             self.free_slots.append(slot)
 

@@ -206,3 +206,23 @@ def test_chain_needs_an_aiouring_loop():
         with pytest.raises(RuntimeError, match="aiouring loop"):
             aiouring.chain(ops.nop())
     asyncio.run(main())
+
+
+def test_direct_descriptors_under_the_usual_open_file_limit():
+    """The kernel caps the registered file table at RLIMIT_NOFILE: with the
+    common soft limit of 1024 direct opens still work."""
+    import resource
+    import subprocess
+    import sys
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    code = ("import aiouring\nfrom aiouring import ops\n"
+            "async def main():\n"
+            "    f = ops.openat(__import__('sys').executable, direct=True)\n"
+            "    _, data, _ = await aiouring.chain(f, ops.read(f, 4), ops.close(f))\n"
+            "    print(data)\n"
+            "aiouring.run(main())\n")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr(b"\x7fELF")
