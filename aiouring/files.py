@@ -204,7 +204,7 @@ class AsyncFileIO:
         self._check_writable()
         if self._appending:
             n = await self._loop._file_write(self._fd, data, -1, self.name)
-            if self._seekable:
+            if self._seekable and n:        # as write(2): an empty write leaves it
                 self._pos = os.lseek(self._fd, 0, os.SEEK_END)
             return n
         n = await self._loop._file_write(self._fd, data, self._offset(), self.name)

@@ -8,7 +8,7 @@ import os
 import resource
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import aiouring
 from aiouring import fs
@@ -152,6 +152,7 @@ write_ops = st.one_of(
 
 
 @SETTINGS
+@example(initial=b"\x00", mode="a+b", steps=[("seek", (0, 0)), ("write", b"")], buffering=0)
 @given(initial=st.binary(max_size=5000), mode=st.sampled_from(["r+b", "w+b", "a+b", "wb", "ab", "xb"]),
        steps=st.lists(write_ops, max_size=12), buffering=st.sampled_from([-1, 0, 100]))
 def test_writes_match_builtin_open(tmp_path, initial, mode, steps, buffering):
