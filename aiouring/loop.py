@@ -229,9 +229,9 @@ class Loop(_ring.ProgramLoop, _UnixLoop):
         op = self._accepting.pop(sock.fileno(), None)
         if op is not None:
             _ring.stop_accepting(op)
-        else:
-            self._remove_reader(sock.fileno())
-        sock.close()
+        # asyncio's closes the socket (and since Python 3.13 removes the
+        # path of a unix server it created).
+        _UnixLoop._stop_serving(self, sock)
 
     async def sock_connect(self, sock, address):
         """Connects sock to address, resolving host names as asyncio does."""

@@ -1,6 +1,10 @@
 # Callback handles, as asyncio.Handle / asyncio.TimerHandle, run without
 # Python-level dispatch: the loop calls Handle.run directly.
 
+# Since Python 3.13 a handle's repr shows the callback's arguments in debug
+# mode only.
+cdef bint FORMAT_HIDES_ARGS = 'debug' in (format_callback_source.__kwdefaults__ or ())
+
 
 cdef class Handle:
     """A callback scheduled with call_soon(); cancel() stops it running."""
@@ -90,6 +94,8 @@ cdef class Handle:
         return self.context
 
     cdef str format_callback(self):
+        if FORMAT_HIDES_ARGS:
+            return format_callback_source(self.callback, self.args, debug=self.loop._debug)
         return format_callback_source(self.callback, self.args)
 
     cdef list repr_info(self):

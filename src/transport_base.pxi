@@ -14,6 +14,9 @@ import warnings
 cdef object set_result_unless_cancelled = aio_futures._set_result_unless_cancelled
 cdef object TransportSocket = aio_trsock.TransportSocket
 cdef int LOG_THRESHOLD_FOR_CONNLOST_WRITES = aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
+# Since Python 3.13 a Server keeps its client transports (for close_clients()
+# and abort_clients()): _attach(transport) and _detach(transport).
+cdef bint SERVER_TRACKS_CLIENTS = aio_base_events.Server._attach.__code__.co_argcount > 1
 
 
 cdef class SocketTransportBase(FlushTarget):
@@ -63,7 +66,10 @@ cdef class SocketTransportBase(FlushTarget):
         self.set_protocol(protocol)
         loop._transports[self.fd] = self
         if server is not None:
-            server._attach()
+            if SERVER_TRACKS_CLIENTS:
+                server._attach(self)
+            else:
+                server._attach()
         return 0
 
     # -- requests: defined by each kind of transport -------------------------
@@ -183,7 +189,10 @@ cdef class SocketTransportBase(FlushTarget):
             server = self.server
             if server is not None:
                 self.server = None
-                server._detach()
+                if SERVER_TRACKS_CLIENTS:
+                    server._detach(self)
+                else:
+                    server._detach()
 
     cdef int release_if_idle(self) except -1:
         """Closes the socket once connection_lost() ran and no request on

@@ -5,6 +5,7 @@ import asyncio
 import os
 import socket
 import struct
+import sys
 import time
 
 import pytest
@@ -414,15 +415,42 @@ async def test_server_close_and_serve_forever(aloop):
     writer.write(b"ping")
     assert await reader.readexactly(4) == b"ping"
     server.close()
-    await server.wait_closed()
     assert not server.is_serving()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    # Since Python 3.12 wait_closed() (which serve_forever() awaits once
+    # cancelled) also waits for the accepted connection to go: close the
+    # client first (the EOF makes Echo close its end).
     writer.close()
     await writer.wait_closed()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(server.wait_closed(), 5)
     # The port is free again: nothing still listens on it.
     with pytest.raises(OSError):
         await asyncio.wait_for(asyncio.open_connection(*addr), 5)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="Server.close_clients() is new in 3.13")
+async def test_server_close_clients(aloop):
+    server = await aloop.create_server(Echo, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+    writer.write(b"ping")
+    assert await reader.readexactly(4) == b"ping"
+    server.close()
+    server.close_clients()
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    await asyncio.wait_for(server.wait_closed(), 5)
+    writer.close()
+    await writer.wait_closed()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="asyncio removes the path since 3.13")
+async def test_unix_server_close_removes_its_path(aloop, tmp_path):
+    path = str(tmp_path / "sock")
+    server = await aloop.create_unix_server(Echo, path)
+    assert os.path.exists(path)
+    server.close()
+    await server.wait_closed()
+    assert not os.path.exists(path)
 
 
 async def test_unix_stream(aloop, tmp_path):

@@ -1048,10 +1048,22 @@ def load_known(path):
             tid, sep, reason = line.partition('#')
             tid = tid.strip()
             reason = reason.strip() if sep else ''
+            if tid.startswith('['):
+                versions, _, tid = tid[1:].partition(']')
+                if not _version_matches(versions.strip()):
+                    continue
+                tid = tid.strip()
             if not tid:
                 continue
             known[tid] = reason or '(no reason given)'
     return known
+
+
+def _version_matches(spec, version=sys.version_info[:2]):
+    """`3.13` is that Python version only, `3.12+` that one and later."""
+    later = spec.endswith('+')
+    wanted = tuple(int(n) for n in spec.rstrip('+').split('.'))
+    return version >= wanted if later else version == wanted
 
 
 def known_reason(known, tid):
