@@ -8,6 +8,7 @@ import asyncio
 import errno
 import json
 import os
+import pathlib
 import shutil
 import struct
 import subprocess
@@ -25,133 +26,12 @@ BUILTINS = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain"]
 HAVE_CLANG = shutil.which("clang") is not None and os.path.exists(
     "/usr/include/bpf/bpf_helpers.h")
 
-# sum_reads(fd, buf, len): reads until EOF, returns the byte count.
-# header_body(fd, buf, max): a u64 little-endian length, then that many
-# bytes into buf (short reads continued); EMSGSIZE past max, EPROTO at an
-# early EOF.
-PROGRAMS = """\
-#include "chain.h"
-
-enum { ARG_FD, ARG_BUF, ARG_LEN };
-enum { VAR_TOTAL };
-
-static int sum_reads_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	return chain_read(io, c->arg[ARG_FD], c->arg[ARG_BUF], c->arg[ARG_LEN],
-			  CHAIN_CURRENT_POSITION);
-}
-
-static int sum_reads_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	if (res < 0)
-		return chain_finish(c, res);
-	if (res == 0)
-		return chain_finish(c, c->var[VAR_TOTAL]);
-	c->var[VAR_TOTAL] += res;
-	return chain_read(io, c->arg[ARG_FD], c->arg[ARG_BUF], c->arg[ARG_LEN],
-			  CHAIN_CURRENT_POSITION);
-}
-
-CHAIN_PROGRAM(sum_reads);
-
-enum { HB_FD, HB_BUF, HB_MAX };
-enum { HB_GOT, HB_LEN };
-enum { HB_HEADER, HB_BODY };
-
-static int header_body_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	if (c->arg[HB_MAX] < 8)
-		return chain_finish(c, -CHAIN_EINVAL);
-	return chain_read(io, c->arg[HB_FD], c->arg[HB_BUF], 8, CHAIN_CURRENT_POSITION);
-}
-
-static int header_body_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	__u64 length;
-
-	if (res < 0)
-		return chain_finish(c, res);
-	if (res == 0)
-		return chain_finish(c, -CHAIN_EPROTO);
-	c->var[HB_GOT] += res;
-	if (c->phase == HB_HEADER) {
-		if (c->var[HB_GOT] < 8)
-			return chain_read(io, c->arg[HB_FD], c->arg[HB_BUF] + c->var[HB_GOT],
-					  8 - c->var[HB_GOT], CHAIN_CURRENT_POSITION);
-		if (chain_load_u64(c->arg[HB_BUF], &length))
-			return chain_finish(c, -CHAIN_EFAULT);
-		if (length > c->arg[HB_MAX])
-			return chain_finish(c, -CHAIN_EMSGSIZE);
-		if (length == 0)
-			return chain_finish(c, 0);
-		c->phase = HB_BODY;
-		c->var[HB_LEN] = length;
-		c->var[HB_GOT] = 0;
-	} else if (c->var[HB_GOT] == c->var[HB_LEN]) {
-		return chain_finish(c, c->var[HB_LEN]);
-	}
-	return chain_read(io, c->arg[HB_FD], c->arg[HB_BUF] + c->var[HB_GOT],
-			  c->var[HB_LEN] - c->var[HB_GOT], CHAIN_CURRENT_POSITION);
-}
-
-CHAIN_PROGRAM(header_body);
-"""
-
-# Programs that misbehave: never finish, return WAIT with no request, or
-# issue a request the kernel refuses (an opcode that does not exist).
-MISBEHAVING = """\
-#include "chain.h"
-
-static int spin_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	return chain_nop(io);
-}
-
-static int spin_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	c->var[0]++;
-	return chain_nop(io);
-}
-
-CHAIN_PROGRAM(spin);
-
-static int idle_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	return CHAIN_WAIT;
-}
-
-static int idle_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	return CHAIN_WAIT;
-}
-
-CHAIN_PROGRAM(idle);
-
-static int bad_sqe_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	return chain_request(io, 250, -1, 0, 0, 0, 0);
-}
-
-static int bad_sqe_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	return chain_finish(c, res);
-}
-
-CHAIN_PROGRAM(bad_sqe);
-
-static int twice_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	chain_nop(io);
-	return chain_nop(io);
-}
-
-static int twice_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	return chain_finish(c, res);
-}
-
-CHAIN_PROGRAM(twice);
-"""
+# The programs, in tests/programs/ (the kernel tests build them too):
+# sum_reads(fd, buf, len) returns the bytes read until EOF; header_body(fd,
+# buf, max) reads a u64 little-endian length, then that many bytes.
+PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent / "programs"
+SUM_READS = (PROGRAMS_DIR / "sum_reads.c").read_text()
+MISBEHAVING = (PROGRAMS_DIR / "misbehaving.c").read_text()
 
 
 def cli(*args, cwd=None, env=None):
@@ -163,9 +43,9 @@ def cli(*args, cwd=None, env=None):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     directory = tmp_path_factory.mktemp("programs")
-    (directory / "programs.c").write_text(PROGRAMS)
-    done = cli("build", "programs.c", *([] if HAVE_CLANG else ["--native-only"]),
-               cwd=directory)
+    done = cli("build", str(PROGRAMS_DIR / "sum_reads.c"), str(PROGRAMS_DIR / "header_body.c"),
+               "-o", str(directory / "programs.chain"),
+               *([] if HAVE_CLANG else ["--native-only"]), cwd=directory)
     assert done.returncode == 0, done.stderr
     assert "sum_reads, header_body" in done.stdout
     return directory / "programs.chain"
@@ -174,8 +54,7 @@ def bundle(tmp_path_factory):
 @pytest.fixture(scope="module")
 def misbehaving(tmp_path_factory):
     directory = tmp_path_factory.mktemp("misbehaving")
-    (directory / "bad.c").write_text(MISBEHAVING)
-    return build([directory / "bad.c"], directory / "bad.chain",
+    return build([PROGRAMS_DIR / "misbehaving.c"], directory / "bad.chain",
                  native_only=not HAVE_CLANG)
 
 
@@ -349,7 +228,7 @@ def test_bad_request_comes_back_to_the_program_as_an_error(misbehaving):
 
 def test_compile_error_raises_build_error_with_the_compiler_message(tmp_path):
     source = tmp_path / "broken.c"
-    source.write_text(PROGRAMS.replace("c->var[VAR_TOTAL] += res;",
+    source.write_text(SUM_READS.replace("c->var[VAR_TOTAL] += res;",
                                        "c->var[VAR_TOTAL] += undefined_name;"))
     with pytest.raises(bpf.BuildError) as info:
         build([source], tmp_path / "broken.chain", native_only=True)
@@ -394,7 +273,7 @@ CHAIN_PROGRAM(six_args);
 
 def test_missing_compilers_raise_build_error(tmp_path, monkeypatch):
     source = tmp_path / "programs.c"
-    source.write_text(PROGRAMS)
+    source.write_text(SUM_READS)
     monkeypatch.setenv("CLANG", "/nonexistent/clang")
     with pytest.raises(bpf.BuildError, match="clang.*--native-only"):
         build([source], tmp_path / "a.chain")
@@ -420,7 +299,7 @@ def test_sources_without_programs_or_with_clashing_names_are_refused(tmp_path):
 
 
 def test_native_only_bundle_runs_loop_side_and_refuses_the_kernel(tmp_path):
-    (tmp_path / "p.c").write_text(PROGRAMS)
+    (tmp_path / "p.c").write_text(SUM_READS)
     bundle = build([tmp_path / "p.c"], tmp_path / "p.chain", native_only=True)
     assert json.loads((tmp_path / "p.chain" / "manifest.json").read_text())["bpf"] is None
 

@@ -6,6 +6,7 @@ one the verifier refuses raises VerifierError with the verifier's log."""
 import asyncio
 import errno
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -17,96 +18,14 @@ import aiouring.bpf as bpf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
 
-SUM_READS = """\
-#include "chain.h"
-
-enum { ARG_FD, ARG_BUF, ARG_LEN, ARG_LIMIT };
-enum { VAR_TOTAL };
-
-static int sum_reads_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	return chain_read(io, c->arg[ARG_FD], c->arg[ARG_BUF], c->arg[ARG_LEN],
-			  CHAIN_CURRENT_POSITION);
-}
-
-static int sum_reads_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	if (res < 0)
-		return chain_finish(c, res);
-	if (res == 0)
-		return chain_finish(c, c->var[VAR_TOTAL]);
-	c->var[VAR_TOTAL] += res;
-	return chain_read(io, c->arg[ARG_FD], c->arg[ARG_BUF], c->arg[ARG_LEN],
-			  CHAIN_CURRENT_POSITION);
-}
-
-CHAIN_PROGRAM(sum_reads);
-
-/* Never finishes: the driver ends it with ELOOP after max_steps. */
-static int spin_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	return chain_nop(io);
-}
-
-static int spin_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	return chain_nop(io);
-}
-
-CHAIN_PROGRAM(spin);
-
-/* Two requests in one step: the driver ends the chain with EINVAL. */
-static int twice_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	chain_nop(io);
-	return chain_nop(io);
-}
-
-static int twice_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	return chain_finish(c, res);
-}
-
-CHAIN_PROGRAM(twice);
-
-/* A request the kernel refuses (no such opcode): its -EINVAL is the step's res. */
-static int bad_sqe_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	return chain_request(io, 250, -1, 0, 0, 0, 0);
-}
-
-static int bad_sqe_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	return chain_finish(c, res);
-}
-
-CHAIN_PROGRAM(bad_sqe);
-"""
-
-# Indexes the slot's var[] with an unchecked argument: the verifier refuses
-# the access (it could reach past the shared region).
-OUT_OF_BOUNDS = """\
-#include "chain.h"
-
-static int oob_start(struct aiouring_chain *c, struct chain_io *io)
-{
-	c->var[c->arg[0]] = 1;
-	return chain_nop(io);
-}
-
-static int oob_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
-{
-	return chain_finish(c, res);
-}
-
-CHAIN_PROGRAM(oob);
-"""
+# The programs the host tests run loop-side (tests/test_user_programs.py).
+PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent.parent / "programs"
 
 
-def build(tmp_path_factory, name, source):
+def build(tmp_path_factory, name, *sources):
     directory = tmp_path_factory.mktemp(name)
-    (directory / f"{name}.c").write_text(source)
-    subprocess.run([sys.executable, "-m", "aiouring.bpf", "build", f"{name}.c",
+    subprocess.run([sys.executable, "-m", "aiouring.bpf", "build",
+                    *(str(PROGRAMS_DIR / source) for source in sources),
                     "-o", f"{name}.chain"], cwd=directory, check=True,
                    env={**os.environ, "PYTHONPATH": ROOT})
     return directory / f"{name}.chain"
@@ -114,12 +33,12 @@ def build(tmp_path_factory, name, source):
 
 @pytest.fixture(scope="module")
 def sum_bundle(tmp_path_factory):
-    return build(tmp_path_factory, "sum_reads", SUM_READS)
+    return build(tmp_path_factory, "sum_reads", "sum_reads.c", "misbehaving.c")
 
 
 @pytest.fixture(scope="module")
 def oob_bundle(tmp_path_factory):
-    return build(tmp_path_factory, "oob", OUT_OF_BOUNDS)
+    return build(tmp_path_factory, "oob", "out_of_bounds.c")
 
 
 async def sum_reads(fd, chunk, path):
@@ -135,7 +54,7 @@ def test_user_program_runs_in_the_kernel(sum_bundle, tmp_path):
 
     async def main():
         loop = asyncio.get_running_loop()
-        assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin", "twice", "bad_sqe"]
+        assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin", "idle", "bad_sqe", "twice"]
         # register() started the chain ring with the bundle's dispatcher
         assert loop._chain_stats()["chain_ring"] is not None
         results = []
@@ -212,7 +131,7 @@ def test_verifier_rejection_raises_verifier_error_with_the_log(oob_bundle):
     # the first line gives the verifier's reason; the log points at the source
     assert reason in str(error).splitlines()[0], error.log
     assert reason in error.log and "c->var[c->arg[0]] = 1;" in error.log
-    assert "oob.c:" in error.log
+    assert "out_of_bounds.c:" in error.log
 
 
 def kernel_messages():
