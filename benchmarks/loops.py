@@ -29,3 +29,15 @@ if __name__ == "__main__":
     import sys
     new_loop(sys.argv[1]).close()
     print(version(sys.argv[1]))
+
+
+def serve_for(loop, seconds, port, close):
+    """A benchmark server's life: announce the port to the harness ("ready
+    PORT"), run the loop for `seconds` at most, then close(), then the loop."""
+    loop.call_later(seconds, loop.stop)
+    print("ready", port, flush=True)
+    try:
+        loop.run_forever()
+    finally:
+        close()
+        loop.close()

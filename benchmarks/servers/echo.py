@@ -72,13 +72,7 @@ def main():
         factory = EchoProtocol if args.kind == "protocol" else EchoBufferedProtocol
         coro = loop.create_server(factory, "127.0.0.1", args.port, backlog=128, ssl=ctx)
     server = loop.run_until_complete(coro)
-    loop.call_later(args.max_seconds, loop.stop)
-    print("ready", server.sockets[0].getsockname()[1], flush=True)
-    try:
-        loop.run_forever()
-    finally:
-        server.close()
-        loop.close()
+    loops.serve_for(loop, args.max_seconds, server.sockets[0].getsockname()[1], server.close)
 
 
 if __name__ == "__main__":

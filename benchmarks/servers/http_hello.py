@@ -42,13 +42,7 @@ def main():
     asyncio.set_event_loop(loop)
     server = loop.run_until_complete(
         loop.create_server(HttpHello, "127.0.0.1", args.port, backlog=1024))
-    loop.call_later(args.max_seconds, loop.stop)
-    print("ready", server.sockets[0].getsockname()[1], flush=True)
-    try:
-        loop.run_forever()
-    finally:
-        server.close()
-        loop.close()
+    loops.serve_for(loop, args.max_seconds, server.sockets[0].getsockname()[1], server.close)
 
 
 if __name__ == "__main__":

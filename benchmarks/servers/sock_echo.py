@@ -47,14 +47,8 @@ def main():
 
     loop = loops.new_loop(args.loop)
     asyncio.set_event_loop(loop)
-    loop.call_later(args.max_seconds, loop.stop)
     loop.create_task(serve(loop, lsock))
-    print("ready", lsock.getsockname()[1], flush=True)
-    try:
-        loop.run_forever()
-    finally:
-        lsock.close()
-        loop.close()
+    loops.serve_for(loop, args.max_seconds, lsock.getsockname()[1], lsock.close)
 
 
 if __name__ == "__main__":
