@@ -2,6 +2,7 @@
 asyncio's loop and on aiouring's native (completion-based) transports."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -293,20 +294,24 @@ async def test_abort(aloop):
         assert client.calls == ["made", ("lost", None)]
 
 
-async def test_connection_lost_once_on_peer_reset(aloop):
-    accepted = aloop.create_future()
-
-    def on_client(reader, writer):
-        accepted.set_result(writer)
-
-    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
-    addr = server.sockets[0].getsockname()
+@contextlib.asynccontextmanager
+async def reset_by_peer(loop):
+    """A connected Collect client whose peer has just aborted with a RST."""
+    accepted = loop.create_future()
+    server = await asyncio.start_server(
+        lambda reader, writer: accepted.set_result(writer), "127.0.0.1", 0)
     async with server:
-        tr, client = await aloop.create_connection(lambda: Collect(aloop), *addr)
+        tr, client = await loop.create_connection(
+            lambda: Collect(loop), *server.sockets[0].getsockname())
         writer = await asyncio.wait_for(accepted, 10)
-        sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()        # RST to the client
+        writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+        yield tr, client
+
+
+async def test_connection_lost_once_on_peer_reset(aloop):
+    async with reset_by_peer(aloop) as (tr, client):
         exc = await asyncio.wait_for(client.done, 10)
         await asyncio.sleep(0.05)
         assert isinstance(exc, ConnectionResetError)
@@ -317,19 +322,7 @@ async def test_connection_lost_once_on_peer_reset(aloop):
 
 
 async def test_reset_while_writing(aloop):
-    accepted = aloop.create_future()
-
-    def on_client(reader, writer):
-        accepted.set_result(writer)
-
-    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
-    addr = server.sockets[0].getsockname()
-    async with server:
-        tr, client = await aloop.create_connection(lambda: Collect(aloop), *addr)
-        writer = await asyncio.wait_for(accepted, 10)
-        writer.get_extra_info("socket").setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()
+    async with reset_by_peer(aloop) as (tr, client):
         chunk = b"z" * 65536
         async with asyncio.timeout(10):
             while not client.done.done():
