@@ -317,11 +317,14 @@ cdef class LoopCore:
         self.run_once()
 
     cdef int run_once(self) except -1:
+        """One iteration, in asyncio's order: enter the ring (submit, and wait
+        unless callbacks are ready), run the callbacks that were ready before
+        it, dispatch its completions (protocol methods are called here, after
+        those callbacks, as a selector loop's event callbacks), then run the
+        timers now due. Callbacks scheduled meanwhile wait for the next."""
         cdef TimerHeap timers = self.timers
         cdef double timeout, end
-        cdef list ready
-        cdef Py_ssize_t i, count
-        cdef object handle
+        cdef list due
 
         if (timers.cancelled > MIN_CANCELLED_TIMERS_TO_COMPACT
                 and timers.cancelled * 2 > timers.size):
@@ -338,38 +341,49 @@ cdef class LoopCore:
             timeout = min(max(0.0, timers.first_when() - monotonic()), MAXIMUM_WAIT)
         else:
             timeout = -1
-        self._ring.wait(timeout)
+        self._ring.enter(timeout)
+
+        if self.ready:
+            self.run_handles(self.ready)
+        self._ring.reap()
 
         end = monotonic() + self._clock_resolution
+        due = None
         while timers.size:
             if timers.first()._cancelled:
                 timers.pop()
                 continue
             if timers.first_when() >= end:
                 break
-            self.ready.append(timers.pop())
+            if due is None:
+                due = []
+            due.append(timers.pop())
+        if due is not None:
+            self.run_handles(due)
+        return 0
 
-        ready = self.ready
-        count = len(ready)
-        if count == 0:
-            return 0
-        self.ready = []
-        i = 0
+    cdef int run_handles(self, list handles) except -1:
+        """Runs handles (taken over; self.ready starts afresh if it is
+        self.ready); on SystemExit/KeyboardInterrupt the ones not yet run go
+        back to the front of self.ready."""
+        cdef Py_ssize_t i = 0, count = len(handles)
+        cdef object handle
+        if handles is self.ready:
+            self.ready = []
         try:
             if self._debug:
                 for i in range(count):
-                    self.run_handle_debug(ready[i])
+                    self.run_handle_debug(handles[i])
             else:
                 for i in range(count):
-                    handle = ready[i]
+                    handle = handles[i]
                     if type(handle) is Handle or type(handle) is TimerHandle:
                         if not (<Handle>handle)._cancelled:
                             (<Handle>handle).run()
                     elif not handle._cancelled:
                         handle._run()
         except BaseException:
-            # SystemExit/KeyboardInterrupt: callbacks not yet run stay queued.
-            self.ready[0:0] = ready[i + 1:]
+            self.ready[0:0] = handles[i + 1:]
             raise
         return 0
 

@@ -302,6 +302,12 @@ cdef class Ring:
         """Submits everything queued and waits up to timeout seconds (< 0: no
         limit, 0: don't sleep) for a completion; then dispatches completions.
         One io_uring_enter at most."""
+        self.enter(timeout)
+        return self.reap()
+
+    cdef int enter(self, double timeout) except -1:
+        """wait() without the dispatch: the completions stay in the CQ for
+        reap()."""
         cdef __kernel_timespec ts
         cdef __kernel_timespec* tsp = NULL
         cdef io_uring_cqe* cqe = NULL
@@ -336,7 +342,6 @@ cdef class Ring:
                     "ran it (IORING_SETUP_SINGLE_ISSUER); run the loop from that "
                     "thread only")
             raise_errno(-ret)
-        self.reap()
         if ret == -EINTR:
             PyErr_CheckSignals()
         return 0

@@ -109,3 +109,23 @@ async def test_unix_datagram(aloop, tmp_path):
     server.close()
     await cproto.lost
     await sproto.lost
+
+
+async def test_callbacks_queued_before_a_datagram_arrives_run_first(aloop):
+    """As on asyncio's loop: what was scheduled before the loop polled runs
+    before the protocol hears of what that poll found."""
+    order = []
+
+    class Recorder(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            order.append("datagram")
+
+    transport, _ = await aloop.create_datagram_endpoint(Recorder, local_addr=("127.0.0.1", 0))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.sendto(b"x", transport.get_extra_info("sockname"))     # in the kernel now
+        aloop.call_soon(order.append, "callback")
+        async with asyncio.timeout(10):
+            while "datagram" not in order:
+                await asyncio.sleep(0.001)
+    transport.close()
+    assert order == ["callback", "datagram"]
