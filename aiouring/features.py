@@ -42,6 +42,7 @@ def _probe():
         "features": [],
         "opcodes": [],
         "ext_arg": False,
+        "provided_buffer_rings": False,
         "bpf_ops": _bpf_ops_in_kernel_btf(),
         "bpf_loop": False,
         "bpf_loop_reason": None,
@@ -57,6 +58,7 @@ def _probe():
     result["features"] = [name for bit, name in enumerate(_names.FEATURES)
                           if kernel["features_mask"] & (1 << bit)]
     result["ext_arg"] = "EXT_ARG" in result["features"]
+    result["provided_buffer_rings"] = kernel["provided_buffer_rings"]
     for name, bit in _names.SETUP_FLAGS.items():
         if name in _names.SETUP_FLAGS_NOT_PROBED:
             continue
@@ -85,6 +87,8 @@ def features():
     - ``setup_flags``: every io_uring_setup flag the kernel accepts;
     - ``opcodes``: the operations the kernel supports (io_uring_probe);
     - ``features``: the IORING_FEAT_* bits the kernel reports;
+    - ``provided_buffer_rings``: whether the kernel takes a provided buffer
+      ring (stream transports receive into one; single-shot recv without);
     - ``bpf_ops``: whether the kernel has the io_uring BPF struct_ops (7.1+);
     - ``bpf_loop``: whether chain programs run in the kernel (the chain
       dispatcher loads and attaches here); if not, ``bpf_loop_reason``

@@ -37,6 +37,27 @@ def probe_kernel():
                     opcodes.append(op)
             io_uring_free_probe(probe)
         return {'features_mask': params.features, 'opcodes': opcodes,
-                'sq_entries': params.sq_entries, 'cq_entries': params.cq_entries}
+                'sq_entries': params.sq_entries, 'cq_entries': params.cq_entries,
+                'provided_buffer_rings': probe_buffer_ring(&ring)}
     finally:
         io_uring_queue_exit(&ring)
+
+
+cdef bint probe_buffer_ring(io_uring* ring):
+    """Whether the kernel takes a provided buffer ring (IORING_REGISTER_PBUF_RING,
+    Linux 5.19), which stream transports receive into."""
+    cdef io_uring_buf_reg reg
+    cdef size_t size = 4096     # one page: 8 entries of 16 bytes would do
+    cdef void* mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    cdef int ret
+    if mem == MAP_FAILED:
+        return False
+    memset(&reg, 0, sizeof(reg))
+    reg.ring_addr = <uint64_t><size_t>mem
+    reg.ring_entries = 8
+    reg.bgid = 0
+    ret = io_uring_register_buf_ring(ring, &reg, 0)
+    if ret == 0:
+        io_uring_unregister_buf_ring(ring, 0)
+    munmap(mem, size)
+    return ret == 0

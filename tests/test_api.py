@@ -74,6 +74,8 @@ def test_features_reports_the_kernel():
     assert features["loop_setup"] in (
         "single_issuer+defer_taskrun", "coop_taskrun", "plain")
     assert isinstance(features["bpf_ops"], bool)
+    release = tuple(int(part) for part in features["kernel"].split(".")[:2])
+    assert features["provided_buffer_rings"] is (release >= (5, 19))    # PBUF_RING
     # A copy: callers cannot change what the next call returns.
     features["opcodes"].clear()
     assert aiouring.features()["opcodes"]
