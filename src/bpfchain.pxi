@@ -34,6 +34,8 @@ cdef class KernelChainOp(SocketOperation):
     cdef int slot
     cdef object keepalive          # Python objects whose memory the chain uses
     cdef object ended              # after a cancel: resolved by the chain's end
+    cdef uint32_t where            # CHAIN_RAN_IN_KERNEL, as the dispatcher marked it
+    cdef uint32_t steps            # requests the chain issued
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         cdef aiouring_chain_slot* s = &self.chains.shared.slots[self.slot]
@@ -42,6 +44,8 @@ cdef class KernelChainOp(SocketOperation):
             result = res            # the MSG_RING never reached the chain ring
         else:
             result = s.chain.result
+            self.where = s.where
+            self.steps = s.chain.steps
             self.chains.count(s.where, s.chain.steps)
         self.chains.release(self.slot)
         self.keepalive = None

@@ -259,7 +259,10 @@ cdef class ProgramLoop(ChainLoop):
                     raise RuntimeError(f"all {CHAIN_SLOTS} chain slots are in use")
                 if kop is not None:
                     try:
-                        return await kop.future
+                        value = await kop.future
+                        return ChainResult(
+                            value, "kernel" if kop.where == CHAIN_RAN_IN_KERNEL else "loop-side",
+                            kop.steps)
                     except BaseException:
                         ended = kop.cancel_chain()
                         if ended is not None:
@@ -279,10 +282,25 @@ cdef class ProgramLoop(ChainLoop):
         op.io.owner = <void*>op
         op.issue(aiouring_chain_start(op.program, &op.context, &op.io))
         try:
-            return await op.future
+            value = await op.future
+            return ChainResult(value, "loop-side", op.context.steps)
         except BaseException:
             op.abandon()
             raise
+
+
+class ChainResult(int):
+    """A chain program's result: an int that also says where the chain ran
+    (path: 'kernel' or 'loop-side') and how many requests it issued (steps)."""
+
+    def __new__(cls, value, path, steps):
+        self = int.__new__(cls, value)
+        self.path = path
+        self.steps = steps
+        return self
+
+    def __repr__(self):
+        return f"ChainResult({int(self)}, path={self.path!r}, steps={self.steps})"
 
 
 def buffer_address(obj):

@@ -220,3 +220,12 @@ def test_chain_programs_need_an_aiouring_loop():
 async def test_unknown_program(aloop):
     with pytest.raises(ValueError):
         await bpf.run("no-such-program")
+
+
+async def test_results_say_where_the_chain_ran(aloop):
+    result = await bpf.nop_chain(40)
+    assert result == 40 and isinstance(result, bpf.ChainResult)
+    assert result.path == bpf.path()        # the kernel where it can (in the 7.x guest)
+    assert result.steps == 40
+    forced = await bpf.run("nop_chain", 3, path="loop-side")
+    assert (forced, forced.path, forced.steps) == (3, "loop-side", 3)

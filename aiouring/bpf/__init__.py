@@ -33,9 +33,11 @@ from .errors import BuildError, ChainProgramError, VerifierError
 
 __all__ = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain",
            "run", "program_names", "path", "register", "LoopPrograms", "buffer_address",
+           "ChainResult",
            "ChainProgramError", "BuildError", "VerifierError"]
 
 FRAME_HEADER_SIZE = 4
+ChainResult = _ring.ChainResult
 
 
 def buffer_address(buffer):
@@ -178,7 +180,9 @@ def path():
 
 async def run(name, *args, keepalive=None, max_steps=None, path=None):
     """Runs program `name` (a built-in or a registered one) with integer
-    arguments (up to six) and returns its result. A negative result raises the matching OSError. keepalive holds
+    arguments (up to six) and returns its result, a ChainResult: an int
+    whose .path says where the chain ran and .steps how many requests it
+    issued. A negative result raises the matching OSError. keepalive holds
     the objects the arguments point into. path forces where it runs
     ('kernel': RuntimeError if it cannot; 'loop-side')."""
     loop = _running_loop()
