@@ -14,7 +14,7 @@ async def main():
         f.write(os.urandom(1 << 20))
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         copied = await bpf.copy(fin, fout, chunk=64 * 1024)
-    print(copied, "bytes copied on the", bpf.path(), "path")
+    print(copied, "bytes copied on the", copied.path, "path in", copied.steps, "steps")
 
 
 aiouring.run(main())

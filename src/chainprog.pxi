@@ -302,6 +302,8 @@ class ChainResult(int):
     def __repr__(self):
         return f"ChainResult({int(self)}, path={self.path!r}, steps={self.steps})"
 
+    __str__ = int.__repr__      # print() and f-strings show the number
+
 
 def buffer_address(obj):
     """The address of a writable buffer's memory, for chain arguments. The

@@ -229,3 +229,9 @@ async def test_results_say_where_the_chain_ran(aloop):
     assert result.steps == 40
     forced = await bpf.run("nop_chain", 3, path="loop-side")
     assert (forced, forced.path, forced.steps) == (3, "loop-side", 3)
+
+
+async def test_results_print_as_numbers(aloop):
+    result = await bpf.nop_chain(12)
+    assert str(result) == f"{result}" == "12"
+    assert repr(result) == f"ChainResult(12, path={result.path!r}, steps=12)"
