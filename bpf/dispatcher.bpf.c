@@ -68,18 +68,6 @@ struct ring_view {
 	struct iou_cqe *cqes;
 };
 
-static __always_inline void prep_sqe(struct chain_sqe *sqe, __u8 opcode, int fd,
-				     __u64 addr, __u32 len, __u64 off, __u64 ud)
-{
-	__builtin_memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = opcode;
-	sqe->fd = fd;
-	sqe->addr = addr;
-	sqe->len = len;
-	sqe->off = off;
-	sqe->user_data = ud;
-}
-
 /* Posts the chain's end to the loop's ring: a CQE with the waiter's
  * user_data and the result (clamped to 32 bits; the slot holds all of it). */
 static __noinline void finish(struct iou_ctx *ctx, struct chain_sqe *sqes,
@@ -92,7 +80,7 @@ static __noinline void finish(struct iou_ctx *ctx, struct chain_sqe *sqes,
 	shared.finished++;
 	if (shared.notify_fd < 0 || shared.shutdown)
 		return;
-	prep_sqe(&sqes[0], IOU_OP_MSG_RING, shared.notify_fd, IOU_MSG_DATA, (__u32)res,
+	chain_prep_sqe(&sqes[0], IOU_OP_MSG_RING, shared.notify_fd, IOU_MSG_DATA, (__u32)res,
 		 s->waiter, CHAIN_UD_NOTIFY | index);
 	sqes[0].flags = IOU_SQE_CQE_SKIP_SUCCESS;
 	if (bpf_io_uring_submit_sqes(ctx, 1) != 1)
@@ -163,7 +151,7 @@ static __noinline void on_wake(struct iou_ctx *ctx, struct chain_sqe *sqes, __s3
 		if (!s->inflight)
 			return;
 		/* Its CQE (-ECANCELED or what it got first) ends the chain. */
-		prep_sqe(&sqes[0], IOU_OP_ASYNC_CANCEL, -1, s->request, 0, 0, CHAIN_UD_IGNORE);
+		chain_prep_sqe(&sqes[0], IOU_OP_ASYNC_CANCEL, -1, s->request, 0, 0, CHAIN_UD_IGNORE);
 		sqes[0].flags = IOU_SQE_CQE_SKIP_SUCCESS;
 		bpf_io_uring_submit_sqes(ctx, 1);
 	}

@@ -298,6 +298,13 @@ class _RealLoopForTestLoop:
         return loop
 
 
+# The per-selector (and Windows) variants of a module's tests: the runner
+# replaces them with one class on the target loop.
+_PLATFORM_LOOP_CLASSES = ('SelectEventLoopTests', 'EPollEventLoopTests',
+                          'PollEventLoopTests', 'KqueueEventLoopTests',
+                          'ProactorEventLoopTests')
+
+
 def _patch_test_events(p):
     m = p.mod
     from test.test_asyncio import utils as test_utils
@@ -309,9 +316,7 @@ def _patch_test_events(p):
               [m.EventLoopTestsMixin, m.SubprocessTestsMixin,
                test_utils.TestCase],
               {'create_event_loop': _create_event_loop})
-        p.drop('SelectEventLoopTests', 'EPollEventLoopTests',
-               'PollEventLoopTests', 'KqueueEventLoopTests',
-               'ProactorEventLoopTests')
+        p.drop(*_PLATFORM_LOOP_CLASSES)
 
 
 def _patch_test_sock_lowlevel(p):
@@ -320,9 +325,7 @@ def _patch_test_sock_lowlevel(p):
     if p.has('BaseSockTestsMixin'):
         p.add('SockTests', [m.BaseSockTestsMixin, test_utils.TestCase],
               {'create_event_loop': _create_event_loop})
-        p.drop('SelectEventLoopTests', 'EPollEventLoopTests',
-               'PollEventLoopTests', 'KqueueEventLoopTests',
-               'ProactorEventLoopTests')
+        p.drop(*_PLATFORM_LOOP_CLASSES)
 
 
 def _patch_test_sendfile(p):
@@ -331,9 +334,7 @@ def _patch_test_sendfile(p):
     if p.has('SendfileTestsBase'):
         p.add('SendfileTests', [m.SendfileTestsBase, test_utils.TestCase],
               {'create_event_loop': _create_event_loop})
-        p.drop('SelectEventLoopTests', 'EPollEventLoopTests',
-               'PollEventLoopTests', 'KqueueEventLoopTests',
-               'ProactorEventLoopTests')
+        p.drop(*_PLATFORM_LOOP_CLASSES)
 
 
 def _patch_test_futures(p):

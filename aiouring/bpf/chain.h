@@ -172,6 +172,20 @@ static __always_inline int chain_load_u32(__u64 addr, __u32 *value)
 #define CHAIN_INLINE static __always_inline
 #endif
 
+/* Fills an SQE with the fields chain requests use (and the dispatcher's own
+ * MSG_RING and cancel requests), the rest zeroed. */
+CHAIN_INLINE void chain_prep_sqe(struct chain_sqe *sqe, __u8 opcode, int fd,
+				 __u64 addr, __u32 len, __u64 off, __u64 user_data)
+{
+	__builtin_memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = opcode;
+	sqe->fd = fd;
+	sqe->addr = addr;
+	sqe->len = len;
+	sqe->off = off;
+	sqe->user_data = user_data;
+}
+
 /* Queues the chain's next request: any io_uring opcode, with the SQE fields
  * the helpers below fill. Returns CHAIN_WAIT, or -EIO when no SQE could be
  * had (then the driver ends the chain with -EIO). A request the kernel
@@ -182,14 +196,8 @@ CHAIN_INLINE int chain_request(struct chain_io *io, __u8 opcode, int fd,
 	struct chain_sqe *sqe = chain_sqe_slot(io);
 	if (!sqe)
 		return -CHAIN_EIO;
-	__builtin_memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = opcode;
-	sqe->fd = fd;
-	sqe->addr = addr;
-	sqe->len = len;
-	sqe->off = off;
+	chain_prep_sqe(sqe, opcode, fd, addr, len, off, io->user_data);
 	sqe->op_flags = op_flags;
-	sqe->user_data = io->user_data;
 	io->issued++;
 	return CHAIN_WAIT;
 }
