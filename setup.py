@@ -94,12 +94,13 @@ class BuildWithBpf(build_ext):
 extensions = [
     Extension(
         "aiouring._ring",
-        ["src/_ring.pyx", "src/chain_native.c", "src/bpf_runtime.c"],
+        ["src/_ring.pyx", "src/programs/native_programs.c", "src/programs/program_ring.c"],
         include_dirs=["src", BPF_DIR, HEADER_DIR],
         libraries=libraries,
         define_macros=macros,
         extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
-        depends=["src/bpf_runtime.h", f"{BPF_DIR}/dispatcher.h"],
+        depends=["src/programs/program_ring.h", "src/programs/native_programs.h",
+                 f"{BPF_DIR}/dispatcher.h"],
     ),
 ]
 

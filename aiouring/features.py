@@ -13,22 +13,13 @@ _lock = threading.Lock()
 _cached = None
 
 
-def _bpf_ops_in_kernel_btf():
-    # The io_uring BPF struct_ops (Linux 7.1+) is visible in the kernel's BTF.
-    try:
-        with open("/sys/kernel/btf/vmlinux", "rb") as f:
-            return b"\0io_uring_bpf_ops\0" in f.read()
-    except OSError:
-        return False
-
-
 def _probe_bpf_loop(_ring):
     """None if the chain dispatcher loads and attaches here, else why not."""
-    if not _ring.chain_ring_supported():
-        return _ring.probe_chain_ring("")     # the build's own reason
-    if not _bpf_ops_in_kernel_btf():
+    if not _ring.program_ring_supported():
+        return _ring.probe_program_ring("")     # the build's own reason
+    if not _ring.bpf_ops_in_kernel_btf():
         return "the kernel has no io_uring BPF struct_ops (Linux 7.1+)"
-    return _ring.probe_chain_ring(_ring.dispatcher_object_path())
+    return _ring.probe_program_ring(_ring.dispatcher_object_path())
 
 
 def _probe():
@@ -43,7 +34,7 @@ def _probe():
         "opcodes": [],
         "ext_arg": False,
         "provided_buffer_rings": False,
-        "bpf_ops": _bpf_ops_in_kernel_btf(),
+        "bpf_ops": _ring.bpf_ops_in_kernel_btf(),
         "bpf_loop": False,
         "bpf_loop_reason": None,
     }

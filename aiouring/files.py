@@ -161,7 +161,7 @@ class AsyncFileIO:
             return await self.readall()
         if self._direct:
             return await self._read_direct(size)
-        data = await self._loop._file_read(self._fd, size, self._offset(), self.name)
+        data = await self._loop._files.read(self._fd, size, self._offset(), self.name)
         if self._seekable:
             self._pos += len(data)
         return data
@@ -172,7 +172,7 @@ class AsyncFileIO:
         from .ops import buffer
         aligned = max(4096, (size + 4095) & ~4095)
         bounce = buffer(aligned)
-        n = await self._loop._file_readinto(self._fd, bounce, self._offset(), self.name)
+        n = await self._loop._files.readinto(self._fd, bounce, self._offset(), self.name)
         if self._seekable:
             self._pos += min(n, size)
         return bytes(memoryview(bounce)[:min(n, size)])
@@ -195,7 +195,7 @@ class AsyncFileIO:
 
     async def readinto(self, buffer):
         self._check_readable()
-        n = await self._loop._file_readinto(self._fd, buffer, self._offset(), self.name)
+        n = await self._loop._files.readinto(self._fd, buffer, self._offset(), self.name)
         if self._seekable:
             self._pos += n
         return n
@@ -203,11 +203,11 @@ class AsyncFileIO:
     async def write(self, data):
         self._check_writable()
         if self._appending:
-            n = await self._loop._file_write(self._fd, data, -1, self.name)
+            n = await self._loop._files.write(self._fd, data, -1, self.name)
             if self._seekable and n:        # as write(2): an empty write leaves it
                 self._pos = os.lseek(self._fd, 0, os.SEEK_END)
             return n
-        n = await self._loop._file_write(self._fd, data, self._offset(), self.name)
+        n = await self._loop._files.write(self._fd, data, self._offset(), self.name)
         if self._seekable:
             self._pos += n
         return n
@@ -236,7 +236,7 @@ class AsyncFileIO:
         if size is None:
             size = self._tell()
         if "FTRUNCATE" in _kernel_opcodes():
-            await self._loop._file_ftruncate(self._fd, size)
+            await self._loop._files.ftruncate(self._fd, size)
         else:
             os.ftruncate(self._fd, size)
         return size
@@ -249,7 +249,7 @@ class AsyncFileIO:
             return
         self._closed = True
         if self._closefd:
-            await self._loop._file_close(self._fd)
+            await self._loop._files.close(self._fd)
 
     def __del__(self):
         if not getattr(self, "_closed", True) and self._closefd:
@@ -606,7 +606,7 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd,
         if not closefd:
             raise ValueError("Cannot use closefd=False with file name")
         if opener is None:
-            fd = await loop._file_openat(file, open_flags, 0o666)
+            fd = await loop._files.openat(file, open_flags, 0o666)
         else:
             fd = opener(file, open_flags | os.O_CLOEXEC)
             if not isinstance(fd, int):

@@ -10,6 +10,7 @@ import os
 import stat as stat_module
 
 from . import ops
+from ._ring import AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW
 from .errors import ChainError
 from .files import open, running_loop
 
@@ -19,9 +20,6 @@ __all__ = ["stat", "lstat", "exists", "isfile", "isdir", "islink", "getsize",
            "sendfile", "listdir", "scandir", "read_bytes", "read_text",
            "write_bytes", "write_text"]
 
-_AT_SYMLINK_NOFOLLOW = 0x100
-_AT_REMOVEDIR = 0x200
-_AT_EMPTY_PATH = 0x1000
 _RENAME_NOREPLACE = 1
 # read_bytes: files up to this size are read by one chain (one wake-up).
 SMALL_FILE = 64 * 1024
@@ -35,8 +33,8 @@ async def stat(path, *, follow_symlinks=True):
     """os.stat() (IORING_OP_STATX); path may be an open descriptor."""
     loop = running_loop()
     if isinstance(path, int):
-        return await loop._file_statx(b"", path, _AT_EMPTY_PATH, filename=path)
-    return await loop._file_statx(path, flags=0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
+        return await loop._files.statx(b"", path, AT_EMPTY_PATH, filename=path)
+    return await loop._files.statx(path, flags=0 if follow_symlinks else AT_SYMLINK_NOFOLLOW)
 
 
 async def lstat(path):
@@ -81,7 +79,7 @@ async def getsize(path):
 
 async def unlink(path, *, dir_fd=None):
     """os.unlink() (IORING_OP_UNLINKAT)."""
-    await running_loop()._file_unlinkat(path, -100 if dir_fd is None else dir_fd, 0)
+    await running_loop()._files.unlinkat(path, AT_FDCWD if dir_fd is None else dir_fd, 0)
 
 
 remove = unlink
@@ -89,15 +87,15 @@ remove = unlink
 
 async def rmdir(path, *, dir_fd=None):
     """os.rmdir() (IORING_OP_UNLINKAT with AT_REMOVEDIR)."""
-    await running_loop()._file_unlinkat(path, -100 if dir_fd is None else dir_fd,
-                                        _AT_REMOVEDIR)
+    await running_loop()._files.unlinkat(path, AT_FDCWD if dir_fd is None else dir_fd,
+                                        AT_REMOVEDIR)
 
 
 async def rename(src, dst, *, src_dir_fd=None, dst_dir_fd=None):
     """os.rename() (IORING_OP_RENAMEAT)."""
-    await running_loop()._file_renameat(
-        src, dst, -100 if src_dir_fd is None else src_dir_fd,
-        -100 if dst_dir_fd is None else dst_dir_fd, 0)
+    await running_loop()._files.renameat(
+        src, dst, AT_FDCWD if src_dir_fd is None else src_dir_fd,
+        AT_FDCWD if dst_dir_fd is None else dst_dir_fd, 0)
 
 
 replace = rename
@@ -105,7 +103,7 @@ replace = rename
 
 async def mkdir(path, mode=0o777, *, dir_fd=None):
     """os.mkdir() (IORING_OP_MKDIRAT)."""
-    await running_loop()._file_mkdirat(path, mode, -100 if dir_fd is None else dir_fd)
+    await running_loop()._files.mkdirat(path, mode, AT_FDCWD if dir_fd is None else dir_fd)
 
 
 async def makedirs(name, mode=0o777, exist_ok=False):
@@ -127,84 +125,46 @@ async def makedirs(name, mode=0o777, exist_ok=False):
 
 async def link(src, dst, *, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
     """os.link() (IORING_OP_LINKAT)."""
-    await running_loop()._file_linkat(
-        src, dst, -100 if src_dir_fd is None else src_dir_fd,
-        -100 if dst_dir_fd is None else dst_dir_fd,
+    await running_loop()._files.linkat(
+        src, dst, AT_FDCWD if src_dir_fd is None else src_dir_fd,
+        AT_FDCWD if dst_dir_fd is None else dst_dir_fd,
         0x400 if follow_symlinks else 0)       # AT_SYMLINK_FOLLOW
 
 
 async def symlink(src, dst, target_is_directory=False, *, dir_fd=None):
     """os.symlink() (IORING_OP_SYMLINKAT)."""
-    await running_loop()._file_symlinkat(src, dst, -100 if dir_fd is None else dir_fd)
+    await running_loop()._files.symlinkat(src, dst, AT_FDCWD if dir_fd is None else dir_fd)
 
 
 async def fsync(fd):
     """os.fsync() (IORING_OP_FSYNC); fd may be a file object."""
-    await running_loop()._file_fsync(_fd_of(fd), False)
+    await running_loop()._files.fsync(_fd_of(fd), False)
 
 
 async def fdatasync(fd):
     """os.fdatasync() (IORING_OP_FSYNC with IORING_FSYNC_DATASYNC)."""
-    await running_loop()._file_fsync(_fd_of(fd), True)
+    await running_loop()._files.fsync(_fd_of(fd), True)
 
 
 async def fallocate(fd, offset, length, mode=0):
     """fallocate(2) (IORING_OP_FALLOCATE); os.posix_fallocate() when mode is 0."""
-    await running_loop()._file_fallocate(_fd_of(fd), mode, offset, length)
+    await running_loop()._files.fallocate(_fd_of(fd), mode, offset, length)
 
 
 async def fadvise(fd, offset, length, advice):
     """os.posix_fadvise() (IORING_OP_FADVISE)."""
-    await running_loop()._file_fadvise(_fd_of(fd), offset, length, advice)
+    await running_loop()._files.fadvise(_fd_of(fd), offset, length, advice)
 
 
 async def sendfile(out_fd, in_fd, offset, count):
     """os.sendfile(): copies up to count bytes of in_fd from offset to out_fd
-    through a pipe, each piece one chain of two SPLICEs (one wake-up).
-    Returns the bytes sent (fewer at the end of in_fd); offset None reads
+    through a pipe with linked SPLICEs (the loop's splice pump, as
+    loop.sendfile uses). Returns the bytes sent (fewer at the end of in_fd,
+    or when in_fd fails after some bytes, as sendfile(2)); offset None reads
     from in_fd's position."""
-    loop = running_loop()
-    out_fd, in_fd = _fd_of(out_fd), _fd_of(in_fd)
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    sent = 0
-    try:
-        while sent < count:
-            piece = min(count - sent, 65536)
-            start = -1 if offset is None else offset + sent
-            try:
-                await loop.chain(ops.splice(in_fd, start, write_end, -1, piece),
-                                 ops.splice(read_end, -1, out_fd, -1, piece))
-                sent += piece
-            except ChainError as exc:
-                moved = exc.results[0]
-                if exc.step == 0 and isinstance(moved, OSError):
-                    if sent:
-                        break
-                    raise OSError(moved.errno, moved.strerror) from None
-                if exc.step == 1:
-                    out = exc.results[1]
-                    if isinstance(out, OSError):
-                        raise OSError(out.errno, out.strerror) from None
-                    moved, piece = piece - out, piece   # left in the pipe
-                    await _drain_pipe(loop, read_end, out_fd, moved)
-                    sent += piece
-                    continue
-                # A short first splice (a full pipe, or the end of the input):
-                # move what is in the pipe and go on, unless nothing came.
-                if not moved:
-                    break
-                await _drain_pipe(loop, read_end, out_fd, moved)
-                sent += moved
-    finally:
-        os.close(read_end)
-        os.close(write_end)
-    return sent
-
-
-async def _drain_pipe(loop, read_end, out_fd, count):
-    while count > 0:
-        moved = (await loop.chain(ops.splice(read_end, -1, out_fd, -1, count)))[0]
-        count -= moved
+    pump = running_loop()._files.splice_pump(
+        _fd_of(in_fd), -1 if offset is None else offset, _fd_of(out_fd))
+    return await pump.run(count)
 
 
 async def listdir(path="."):

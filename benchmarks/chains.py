@@ -41,7 +41,7 @@ async def measure(make, reps, inner):
 async def main(reps):
     kernel = aiouring.features()["bpf_loop"]
     paths = ["kernel", "loop-side"] if kernel else ["loop-side"]
-    await bpf.nop_chain(1, path=paths[0])         # start the chain ring
+    await bpf.nop_chain(1, path=paths[0])         # start the program ring
     print(f"kernel path: {kernel}; medians of {reps} runs")
     print(f"{'chain':<22}" + "".join(f"{p:>14}" for p in paths + ["await/step"])
           + ("    loop-side/kernel  await/kernel" if kernel else ""))
@@ -67,7 +67,7 @@ async def main(reps):
     if kernel:
         line += f"{'':>14}    {row['loop-side'] / row['kernel']:>14.2f}x"
     print(line, flush=True)
-    print("chain stats:", asyncio.get_running_loop()._chain_stats())
+    print("chain stats:", asyncio.get_running_loop()._program_stats())
 
 
 if __name__ == "__main__":

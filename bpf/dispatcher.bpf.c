@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The chain ring's dispatcher: the io_uring_bpf_ops loop_step that runs every
- * chain program of a loop inside io_uring_enter on its chain ring (Linux
+/* The program ring's dispatcher: the io_uring_bpf_ops loop_step that runs every
+ * chain program of a loop inside io_uring_enter on its program ring (Linux
  * 7.1+). One program serves every chain program (the built-ins and a
  * loop's registered user programs): each call consumes
  * one CQE and, by its user_data, starts a chain the loop handed over, runs
@@ -24,8 +24,8 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 cq_head_off;
 const volatile __u32 cq_tail_off;
 const volatile __u32 cqes_off;
-const volatile __u32 cq_entries = CHAIN_RING_CQ_ENTRIES;
-const volatile __u32 sq_entries = CHAIN_RING_SQ_ENTRIES;
+const volatile __u32 cq_entries = PROGRAM_RING_CQ_ENTRIES;
+const volatile __u32 sq_entries = PROGRAM_RING_SQ_ENTRIES;
 
 struct aiouring_chain_shared shared;
 

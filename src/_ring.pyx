@@ -1,74 +1,51 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: freethreading_compatible=False
-"""aiouring's native core: the io_uring driver and the hot half of the loop."""
+"""aiouring's native core: the io_uring driver, the event loop that owns it,
+and the components that issue requests on it (see loop.pxd)."""
 
 from libc.errno cimport (EIO, ELOOP, EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
-                         ETIME, EEXIST, EBADF, ENAMETOOLONG, EAFNOSUPPORT, EOPNOTSUPP)
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
+                         ETIME, EEXIST, EBADF, EPIPE, ENAMETOOLONG, EAFNOSUPPORT, EOPNOTSUPP)
 from libc.string cimport memset, memcpy, strerror
-from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Realloc, PyMem_Free
 from posix.unistd cimport getpid
 from posix.resource cimport getrlimit, rlimit, RLIMIT_NOFILE
-from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
                              PyBuffer_FillInfo, PyBUF_WRITABLE, PyBUF_SIMPLE)
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals
 
-from includes.uring cimport *
-from includes.system cimport *
-from includes.chain cimport *
-from includes.bpf_runtime cimport *
-
 from asyncio import Future, CancelledError, InvalidStateError, shield
-from asyncio.base_events import _format_handle as format_handle
-from asyncio.format_helpers import (
-    _format_callback_source as format_callback_source,
-    extract_stack,
-)
 from asyncio.log import logger
-from collections import deque
-from os import (fsencode, fsdecode, makedev, stat_result,
-                strerror as os_strerror, register_at_fork)
-from selectors import _fileobj_to_fd as fileobj_to_fd
-from socket import (getaddrinfo as socket_getaddrinfo, socket as socket_socket,
-                    socketpair)
-from sys import _getframe as sys_getframe
+from os import strerror as os_strerror
 from warnings import warn
-from weakref import WeakKeyDictionary
 
-try:
-    from ssl import SSLSocket
-except ImportError:      # Python built without ssl
-    SSLSocket = None
-
-cdef class LoopCore
-cdef class SocketLoop
-cdef class FileLoop
-cdef class ChainLoop
-cdef class ProgramLoop
-cdef class AlignedBuffer
-cdef class RegisteredFiles
-cdef class RegisteredBuffers
-
-include "ring.pxi"
-include "registered.pxi"
-include "handles.pxi"
-include "timers.pxi"
-include "bufring.pxi"
-include "loopcore.pxi"
-include "addresses.pxi"
-include "sockops.pxi"
-include "transport_base.pxi"
-include "stream_transport.pxi"
-include "stream_server.pxi"
-include "datagram_transport.pxi"
-include "pipe_transport.pxi"
-include "process.pxi"
-include "sendfile.pxi"
-include "fileops.pxi"
-include "chains.pxi"
-include "bpfchain.pxi"
-include "chainprog.pxi"
-include "probe.pxi"
+# In dependency order; each component's declarations are in its .pxd.
+include "common/errors.pyx"
+include "common/constants.pyx"
+include "common/buffers.pyx"
+include "ring/ring.pyx"
+include "ring/registered.pyx"
+include "ring/buffer_ring.pyx"
+include "ring/probe.pyx"
+include "loop/handles.pyx"
+include "loop/timers.pyx"
+include "loop/wakeup.pyx"
+include "loop/watches.pyx"
+include "loop/loop.pyx"
+include "sockets/addresses.pyx"
+include "sockets/sockets.pyx"
+include "requests/steps.pyx"
+include "transports/transports.pyx"
+include "transports/base.pyx"
+include "transports/stream.pyx"
+include "transports/server.pyx"
+include "transports/datagram.pyx"
+include "transports/pipe.pyx"
+include "transports/process.pyx"
+include "files/files.pyx"
+include "files/splice.pyx"
+include "links/links.pyx"
+include "programs/loop_side.pyx"
+include "programs/kernel.pyx"
+include "programs/programs.pyx"

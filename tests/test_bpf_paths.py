@@ -26,7 +26,7 @@ def test_forcing_the_kernel_path_raises_with_the_reason():
     async def main():
         with pytest.raises(RuntimeError, match="cannot run in the kernel"):
             await bpf.nop_chain(3, path="kernel")
-        return await bpf.nop_chain(3), asyncio.get_running_loop()._chain_stats()
+        return await bpf.nop_chain(3), asyncio.get_running_loop()._program_stats()
 
     result, stats = aiouring.run(main())
     assert result == 3
@@ -38,7 +38,7 @@ def test_forcing_the_kernel_path_raises_with_the_reason():
 def test_loop_side_path_counts_its_steps():
     async def main():
         result = await bpf.nop_chain(7, path="loop-side")
-        return result, asyncio.get_running_loop()._chain_stats()
+        return result, asyncio.get_running_loop()._program_stats()
 
     result, stats = aiouring.run(main())
     assert result == 7
@@ -59,6 +59,6 @@ def test_env_var_forces_a_path(monkeypatch):
 
     async def main():
         await bpf.nop_chain(2)
-        return asyncio.get_running_loop()._chain_stats()
+        return asyncio.get_running_loop()._program_stats()
 
     assert aiouring.run(main())["loop_side"] == 1

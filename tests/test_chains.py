@@ -114,7 +114,7 @@ def test_cancellation_in_flight_cancels_and_reports():
             assert info.value.results[2] is aiouring.CANCELLED
             assert task.cancelled()
             await asyncio.sleep(0.01)
-            assert loop._chain_stats()["direct_descriptors"] == 0
+            assert loop._link_stats()["direct_descriptors"] == 0
         finally:
             os.close(r)
             os.close(w)
@@ -131,12 +131,12 @@ def test_direct_descriptor_shared_by_steps(tmp_path):
         results = await aiouring.chain(f, ops.read(f, 6, 0), ops.read(f, 6, 6000 - 6),
                                        ops.close(f))
         assert results == [None, b"abcdef", b"abcdef", 0]
-        assert loop._chain_stats()["direct_descriptors"] == 0
+        assert loop._link_stats()["direct_descriptors"] == 0
         # Without a close step the chain closes the descriptor itself.
         f = ops.openat(path, direct=True)
         assert (await aiouring.chain(f, ops.read(f, 3, 0)))[1] == b"abc"
         await asyncio.sleep(0.01)
-        assert loop._chain_stats()["direct_descriptors"] == 0
+        assert loop._link_stats()["direct_descriptors"] == 0
     run(main())
 
 
@@ -146,7 +146,7 @@ def test_failed_direct_open_cancels_the_rest(tmp_path):
         with pytest.raises(aiouring.ChainError) as info:
             await aiouring.chain(f, ops.read(f, 10), ops.close(f))
         assert info.value.errno == errno.ENOENT and info.value.step == 0
-        assert asyncio.get_running_loop()._chain_stats()["direct_descriptors"] == 0
+        assert asyncio.get_running_loop()._link_stats()["direct_descriptors"] == 0
     run(main())
 
 

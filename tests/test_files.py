@@ -380,7 +380,7 @@ def test_ten_thousand_small_files_without_fd_leaks(tmp_path):
                     async with aiouring.open(p, "rb") as f:
                         assert await f.read() == b"%d" % i
         await asyncio.gather(*(one(i, p) for i, p in enumerate(files)))
-        assert asyncio.get_running_loop()._chain_stats()["direct_descriptors"] == 0
+        assert asyncio.get_running_loop()._link_stats()["direct_descriptors"] == 0
     run(main())
     assert len(os.listdir("/proc/self/fd")) == fds_before
 

@@ -124,10 +124,10 @@ def test_sum_reads_counts_what_a_file_holds(bundle, tmp_path, size, chunk):
     (tmp_path / "data").write_bytes(os.urandom(size))
 
     async def go(loop):
-        before = loop._chain_stats()["loop_side_steps"]
+        before = loop._program_stats()["loop_side_steps"]
         with open(tmp_path / "data", "rb") as f:
             result = await sum_reads(f.fileno(), chunk)
-        return result, loop._chain_stats()["loop_side_steps"] - before
+        return result, loop._program_stats()["loop_side_steps"] - before
 
     result, steps = run_with(bundle, go)
     assert result == size

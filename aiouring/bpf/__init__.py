@@ -49,7 +49,7 @@ def buffer_address(buffer):
 
 def _running_loop():
     loop = asyncio.get_running_loop()
-    if not isinstance(loop, _ring.ProgramLoop):
+    if not isinstance(loop, _ring.Loop):
         raise RuntimeError("chain programs run on an aiouring loop "
                            "(aiouring.run(), aiouring.install() or aiouring.Loop)")
     return loop
@@ -62,7 +62,7 @@ def _fileno(obj):
 def program_names():
     """The running loop's programs, in index order: the built-ins, then the
     ones its bundle registered."""
-    return _running_loop()._chain_program_names()
+    return _running_loop()._programs.names()
 
 
 _VERIFIER_MARKERS = ("-- BEGIN PROG LOAD LOG --", "processed ", "verifier")
@@ -97,9 +97,9 @@ def register(bundle, *, loop=None):
     Loop-side, the bundle's native library is loaded into the process. On a
     kernel with the io_uring BPF struct_ops (aiouring.features()['bpf_loop'])
     its BPF dispatcher (built-ins + these programs) is loaded for the loop's
-    chain ring at once, so the verifier checks it here: VerifierError (its
+    program ring at once, so the verifier checks it here: VerifierError (its
     text holds the verifier log) when it refuses it, and then nothing is
-    registered. A chain ring already started is replaced when no chain runs
+    registered. A program ring already started is replaced when no chain runs
     in it (RuntimeError otherwise: register before starting chains).
 
     ValueError: not a bundle, built for another aiouring version, a name
@@ -109,11 +109,11 @@ def register(bundle, *, loop=None):
     from ..features import features
     if loop is None:
         loop = _running_loop()
-    elif not isinstance(loop, _ring.ProgramLoop):
+    elif not isinstance(loop, _ring.Loop):
         raise TypeError("chain programs register on an aiouring loop")
     bundle = os.path.abspath(os.fspath(bundle))
     manifest = read_manifest(bundle)
-    taken = set(loop._chain_program_names())
+    taken = set(loop._programs.names())
     for name in manifest["programs"]:
         if name in taken:
             raise ValueError(f"a chain program named {name!r} is already registered")
@@ -136,7 +136,7 @@ def register(bundle, *, loop=None):
     dispatcher = None
     if manifest.get("bpf") and features()["bpf_loop"]:
         dispatcher = os.path.join(bundle, manifest["bpf"])
-    return loop._register_programs(bundle, table, count, library, dispatcher, _load_error)
+    return loop._programs.register(bundle, table, count, library, dispatcher, _load_error)
 
 
 class LoopPrograms:
@@ -154,7 +154,7 @@ class LoopPrograms:
 
     def program_names(self):
         """This loop's programs, in index order."""
-        return self._loop._chain_program_names()
+        return self._loop._programs.names()
 
     async def run(self, name, *args, **kwargs):
         """Runs a program on this loop (it must be the running one): see
@@ -186,7 +186,7 @@ async def run(name, *args, keepalive=None, max_steps=None, path=None):
     the objects the arguments point into. path forces where it runs
     ('kernel': RuntimeError if it cannot; 'loop-side')."""
     loop = _running_loop()
-    names = loop._chain_program_names()
+    names = loop._programs.names()
     try:
         index = names.index(name)
     except ValueError:
@@ -194,8 +194,8 @@ async def run(name, *args, keepalive=None, max_steps=None, path=None):
     if path is None:
         path = _forced_path()
     if max_steps is None:
-        return await loop._run_chain_program(index, args, keepalive, path=path)
-    return await loop._run_chain_program(index, args, keepalive, max_steps, path)
+        return await loop._programs.run(index, args, keepalive, path=path)
+    return await loop._programs.run(index, args, keepalive, max_steps, path)
 
 
 def _pinned(size):

@@ -10,7 +10,7 @@ bundle is a directory holding:
   -DCHAIN_NATIVE), run loop-side by aiouring's core on any kernel;
 - ``dispatcher.bpf.o``: the package's chain dispatcher compiled to BPF
   (clang -target bpf -g -O2) with the built-ins and these programs, which
-  register() loads into the kernel (Linux 7.1+) for the loop's chain ring;
+  register() loads into the kernel (Linux 7.1+) for the loop's program ring;
   libbpf resolves its struct_ops and kfuncs (CO-RE) against the running
   kernel's BTF when it loads;
 - ``manifest.json``: the program names, in index order, the aiouring

@@ -4,7 +4,7 @@
  * A chain program is C written against this header. The same source is
  * compiled twice:
  *   - to BPF (clang -target bpf), linked into the dispatcher that runs as the
- *     io_uring_bpf_ops loop_step of a chain ring, inside io_uring_enter
+ *     io_uring_bpf_ops loop_step of a program ring, inside io_uring_enter
  *     (Linux 7.1+): every step is decided in the kernel;
  *   - natively (CHAIN_NATIVE defined), run by aiouring's core on each
  *     completion of the chain on the loop's own ring: no Python between steps.
@@ -140,7 +140,7 @@ static inline int chain_load_u32(__u64 addr, __u32 *value)
 
 #define CHAIN_INLINE static inline
 #else
-/* In-kernel: the dispatcher hands the program the chain ring's SQ region;
+/* In-kernel: the dispatcher hands the program the program ring's SQ region;
  * the SQEs written are submitted with bpf_io_uring_submit_sqes(). */
 struct chain_io {
 	struct chain_sqe *sqes;

@@ -1,11 +1,9 @@
-"""The errors of building and registering user chain programs."""
+"""The errors of building and registering user chain programs (the core
+defines ChainProgramError and VerifierError; building is this package's)."""
+
+from .._ring import ChainProgramError, VerifierError
 
 __all__ = ["ChainProgramError", "BuildError", "VerifierError"]
-
-
-class ChainProgramError(Exception):
-    """A user chain program could not be built or loaded. The base of
-    BuildError and VerifierError."""
 
 
 class BuildError(ChainProgramError):
@@ -18,13 +16,3 @@ class BuildError(ChainProgramError):
         super().__init__(f"{message}\n{output}".rstrip() if output else message)
         self.output = output
         self.command = command
-
-
-class VerifierError(ChainProgramError):
-    """The kernel's BPF verifier rejected a bundle's dispatcher at
-    register(): ``log`` (also the exception's text) holds libbpf's messages
-    with the verifier log; its last lines say why."""
-
-    def __init__(self, message, log=""):
-        super().__init__(message)
-        self.log = log

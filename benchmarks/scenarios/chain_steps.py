@@ -35,10 +35,10 @@ def bench_variant(variant, seconds, quick):
                                   for i in range(reads)), ops.close(f))
 
         async def awaited():
-            fd = await loop._file_openat(p, 0)
+            fd = await loop._files.openat(p, 0)
             for i in range(reads):
-                await loop._file_read(fd, _files.BLOCK, i * _files.BLOCK)
-            await loop._file_close(fd)
+                await loop._files.read(fd, _files.BLOCK, i * _files.BLOCK)
+            await loop._files.close(fd)
 
         async def nop_chained():
             await loop.chain(*(ops.nop() for _ in range(steps)))

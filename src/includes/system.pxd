@@ -150,10 +150,6 @@ cdef extern from "<sys/stat.h>" nogil:
         unsigned int stx_dev_major
         unsigned int stx_dev_minor
 
-    enum:
-        STATX_BASIC_STATS
-        STATX_BTIME
-
 
 cdef extern from "<sys/mman.h>" nogil:
     void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)

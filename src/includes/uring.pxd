@@ -1,10 +1,12 @@
 # Declarations of the parts of liburing (2.3+) and the io_uring uapi the core uses.
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+# liburing's io_uring_prep_* are the one place an SQE's layout is written.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+from posix.types cimport mode_t
 from posix.signal cimport sigset_t
-from includes.system cimport iovec
+from includes.system cimport iovec, msghdr, sockaddr, socklen_t, statx
 
 
-cdef extern from "uring_compat.h" nogil:
+cdef extern from "includes/uring_compat.h" nogil:
     # Constants newer than Debian 12's liburing headers, defined by the project.
     unsigned AIOURING_SETUP_SINGLE_ISSUER
     unsigned AIOURING_SETUP_DEFER_TASKRUN
@@ -100,10 +102,71 @@ cdef extern from "uring_compat.h" nogil:
     unsigned io_uring_peek_batch_cqe(io_uring *ring, io_uring_cqe **cqes, unsigned count)
     void io_uring_cq_advance(io_uring *ring, unsigned nr)
 
+    void io_uring_sqe_set_data64(io_uring_sqe *sqe, uint64_t data)
+
+    # The one encoder of SQEs: liburing's io_uring_prep_* (one per opcode),
+    # plus src/requests/prep.pxd for what liburing 2.3 lacks.
     void io_uring_prep_rw(int op, io_uring_sqe *sqe, int fd, const void *addr,
                           unsigned len, uint64_t offset)
-    void io_uring_sqe_set_data64(io_uring_sqe *sqe, uint64_t data)
+    void io_uring_prep_nop(io_uring_sqe *sqe)
+    void io_uring_prep_read(io_uring_sqe *sqe, int fd, void *buf, unsigned nbytes,
+                            uint64_t offset)
+    void io_uring_prep_write(io_uring_sqe *sqe, int fd, const void *buf, unsigned nbytes,
+                             uint64_t offset)
+    void io_uring_prep_read_fixed(io_uring_sqe *sqe, int fd, void *buf, unsigned nbytes,
+                                  uint64_t offset, int buf_index)
+    void io_uring_prep_write_fixed(io_uring_sqe *sqe, int fd, const void *buf,
+                                   unsigned nbytes, uint64_t offset, int buf_index)
+    void io_uring_prep_readv(io_uring_sqe *sqe, int fd, const iovec *iovecs,
+                             unsigned nr_vecs, uint64_t offset)
+    void io_uring_prep_writev(io_uring_sqe *sqe, int fd, const iovec *iovecs,
+                              unsigned nr_vecs, uint64_t offset)
+    void io_uring_prep_recv(io_uring_sqe *sqe, int sockfd, void *buf, size_t len, int flags)
+    void io_uring_prep_send(io_uring_sqe *sqe, int sockfd, const void *buf, size_t len,
+                            int flags)
+    void io_uring_prep_send_zc(io_uring_sqe *sqe, int sockfd, const void *buf, size_t len,
+                               int flags, unsigned zc_flags)
+    void io_uring_prep_recvmsg(io_uring_sqe *sqe, int fd, msghdr *msg, unsigned flags)
+    void io_uring_prep_sendmsg(io_uring_sqe *sqe, int fd, const msghdr *msg, unsigned flags)
+    void io_uring_prep_accept(io_uring_sqe *sqe, int fd, sockaddr *addr,
+                              socklen_t *addrlen, int flags)
+    void io_uring_prep_multishot_accept(io_uring_sqe *sqe, int fd, sockaddr *addr,
+                                        socklen_t *addrlen, int flags)
+    void io_uring_prep_connect(io_uring_sqe *sqe, int fd, const sockaddr *addr,
+                               socklen_t addrlen)
+    void io_uring_prep_shutdown(io_uring_sqe *sqe, int fd, int how)
+    void io_uring_prep_poll_add(io_uring_sqe *sqe, int fd, unsigned poll_mask)
     void io_uring_prep_cancel64(io_uring_sqe *sqe, uint64_t user_data, int flags)
+    void io_uring_prep_timeout(io_uring_sqe *sqe, __kernel_timespec *ts, unsigned count,
+                               unsigned flags)
+    void io_uring_prep_link_timeout(io_uring_sqe *sqe, __kernel_timespec *ts, unsigned flags)
+    void io_uring_prep_openat(io_uring_sqe *sqe, int dfd, const char *path, int flags,
+                              mode_t mode)
+    void io_uring_prep_openat_direct(io_uring_sqe *sqe, int dfd, const char *path, int flags,
+                                     mode_t mode, unsigned file_index)
+    void io_uring_prep_close(io_uring_sqe *sqe, int fd)
+    void io_uring_prep_close_direct(io_uring_sqe *sqe, unsigned file_index)
+    void io_uring_prep_statx(io_uring_sqe *sqe, int dfd, const char *path, int flags,
+                             unsigned mask, statx *statxbuf)
+    void io_uring_prep_fsync(io_uring_sqe *sqe, int fd, unsigned fsync_flags)
+    void io_uring_prep_fallocate(io_uring_sqe *sqe, int fd, int mode, uint64_t offset,
+                                 uint64_t len)
+    void io_uring_prep_fadvise(io_uring_sqe *sqe, int fd, uint64_t offset, unsigned len,
+                               int advice)
+    void io_uring_prep_unlinkat(io_uring_sqe *sqe, int dfd, const char *path, int flags)
+    void io_uring_prep_renameat(io_uring_sqe *sqe, int olddfd, const char *oldpath,
+                                int newdfd, const char *newpath, unsigned flags)
+    void io_uring_prep_mkdirat(io_uring_sqe *sqe, int dfd, const char *path, mode_t mode)
+    void io_uring_prep_linkat(io_uring_sqe *sqe, int olddfd, const char *oldpath,
+                              int newdfd, const char *newpath, int flags)
+    void io_uring_prep_symlinkat(io_uring_sqe *sqe, const char *target, int newdirfd,
+                                 const char *linkpath)
+    void io_uring_prep_splice(io_uring_sqe *sqe, int fd_in, int64_t off_in, int fd_out,
+                              int64_t off_out, unsigned nbytes, unsigned splice_flags)
+    void io_uring_prep_tee(io_uring_sqe *sqe, int fd_in, int fd_out, unsigned nbytes,
+                           unsigned splice_flags)
+    void io_uring_prep_msg_ring(io_uring_sqe *sqe, int fd, unsigned len, uint64_t data,
+                                unsigned flags)
 
     int io_uring_register_files_sparse(io_uring *ring, unsigned nr)
     int io_uring_register_file_alloc_range(io_uring *ring, unsigned off, unsigned len)

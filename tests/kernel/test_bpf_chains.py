@@ -31,11 +31,11 @@ def test_bpf_loop_feature():
 def test_nop_chain_runs_in_the_kernel_with_one_cqe_on_the_loop_ring():
     async def main():
         loop = asyncio.get_running_loop()
-        await bpf.nop_chain(1, path="kernel")        # starts the chain ring
-        before = loop._chain_stats()
+        await bpf.nop_chain(1, path="kernel")        # starts the program ring
+        before = loop._program_stats()
         completions = loop._ring_stats()["completions"]
         assert await bpf.nop_chain(1000, path="kernel") == 1000
-        after = loop._chain_stats()
+        after = loop._program_stats()
         return before, after, loop._ring_stats()["completions"] - completions
 
     before, after, completions = run(main())
@@ -43,7 +43,7 @@ def test_nop_chain_runs_in_the_kernel_with_one_cqe_on_the_loop_ring():
     assert after["loop_side_steps"] == before["loop_side_steps"] == 0
     assert after["kernel"] - before["kernel"] == 1
     assert after["kernel_steps"] - before["kernel_steps"] == 1000
-    ring_before, ring_after = before["chain_ring"], after["chain_ring"]
+    ring_before, ring_after = before["program_ring"], after["program_ring"]
     assert ring_after["requests"] - ring_before["requests"] == 1000
     assert ring_after["loop_steps"] - ring_before["loop_steps"] >= 1000
 
@@ -54,7 +54,7 @@ def test_default_path_is_the_kernel_and_env_forces_loop_side(monkeypatch):
         await bpf.nop_chain(10)
         monkeypatch.setenv("AIOURING_BPF", "loop-side")
         await bpf.nop_chain(10)
-        return loop._chain_stats()
+        return loop._program_stats()
 
     stats = run(main())
     assert stats["kernel"] == 1 and stats["loop_side"] == 1
@@ -188,7 +188,7 @@ def test_runaway_chain_ends_with_eloop_and_the_loop_stays_usable():
             codes.append(info.value.errno)
         await asyncio.sleep(0.001)
         codes.append(await bpf.nop_chain(5, path="kernel"))
-        codes.append(loop._chain_stats()["chain_ring"]["slots_free"])
+        codes.append(loop._program_stats()["program_ring"]["slots_free"])
         return codes
 
     assert run(main()) == [errno.ELOOP, errno.ELOOP, 5, 64]
@@ -231,10 +231,10 @@ def test_cancelling_a_kernel_chain_frees_its_slot():
             with pytest.raises(asyncio.CancelledError):
                 await task
             for _ in range(200):
-                if loop._chain_stats()["chain_ring"]["slots_free"] == 64:
+                if loop._program_stats()["program_ring"]["slots_free"] == 64:
                     break
                 await asyncio.sleep(0.01)
-            stats = loop._chain_stats()["chain_ring"]
+            stats = loop._program_stats()["program_ring"]
             b.sendall(struct.pack(">I", 3) + b"abc")
             body = await bpf.read_frame(a, path="kernel")
         return stats["slots_free"], body
@@ -242,7 +242,7 @@ def test_cancelling_a_kernel_chain_frees_its_slot():
     assert run(main()) == (64, b"abc")
 
 
-def test_closing_the_loop_stops_the_chain_ring_with_a_chain_in_flight():
+def test_closing_the_loop_stops_the_program_ring_with_a_chain_in_flight():
     a, b = socket.socketpair()
     loop = aiouring.new_event_loop()
     try:
@@ -267,7 +267,7 @@ def test_more_chains_than_slots():
     async def main():
         loop = asyncio.get_running_loop()
         results = await asyncio.gather(*(bpf.nop_chain(50 + i) for i in range(100)))
-        stats = loop._chain_stats()
+        stats = loop._program_stats()
         # Forced into the kernel with every slot taken: refused, not queued.
         chains = [asyncio.ensure_future(bpf.nop_chain(1000, path="kernel"))
                   for _ in range(64)]

@@ -1,6 +1,6 @@
 """User chain programs in the kernel (Linux 7.1+, run in the guest): a
 program built with `python -m aiouring.bpf build` is verified at register()
-and runs in the chain ring's dispatcher with the same results as loop-side;
+and runs in the program ring's dispatcher with the same results as loop-side;
 one the verifier refuses raises VerifierError with the verifier's log."""
 
 import asyncio
@@ -55,8 +55,8 @@ def test_user_program_runs_in_the_kernel(sum_bundle, tmp_path):
     async def main():
         loop = asyncio.get_running_loop()
         assert loop.bpf.register(sum_bundle) == ["sum_reads", "spin", "idle", "bad_sqe", "twice"]
-        # register() started the chain ring with the bundle's dispatcher
-        assert loop._chain_stats()["chain_ring"] is not None
+        # register() started the program ring with the bundle's dispatcher
+        assert loop._program_stats()["program_ring"] is not None
         results = []
         for path in ("kernel", "loop-side", None):
             with open(tmp_path / "in.bin", "rb") as f:
@@ -66,7 +66,7 @@ def test_user_program_runs_in_the_kernel(sum_bundle, tmp_path):
         with pytest.raises(OSError) as info:
             await sum_reads(9999, 4096, "kernel")
         results.append(info.value.errno)
-        return results, loop._chain_stats()
+        return results, loop._program_stats()
 
     results, stats = aiouring.run(main())
     assert results == [len(data)] * 3 + [100, errno.EBADF]
@@ -88,23 +88,23 @@ def test_user_runaway_and_double_request_end_with_errors_in_the_kernel(sum_bundl
                 await bpf.run("twice", path=path)
             assert info.value.errno == errno.EINVAL
         assert await bpf.nop_chain(3, path="kernel") == 3
-        return loop._chain_stats()
+        return loop._program_stats()
 
     stats = aiouring.run(main())
     assert stats["kernel"] == 3 and stats["loop_side"] == 1
-    assert stats["chain_ring"]["slots_free"] == 64
+    assert stats["program_ring"]["slots_free"] == 64
 
 
-def test_register_replaces_an_idle_chain_ring(sum_bundle):
+def test_register_replaces_an_idle_program_ring(sum_bundle):
     async def main():
         loop = asyncio.get_running_loop()
         assert await bpf.nop_chain(5, path="kernel") == 5   # built-in dispatcher
-        first = loop._chain_stats()["chain_ring"]["fd"]
+        first = loop._program_stats()["program_ring"]["fd"]
         loop.bpf.register(sum_bundle)
-        second = loop._chain_stats()["chain_ring"]["fd"]
+        second = loop._program_stats()["program_ring"]["fd"]
         with pytest.raises(OSError) as info:
             await bpf.run("spin", max_steps=5, path="kernel")
-        return first, second, info.value.errno, loop._chain_stats()
+        return first, second, info.value.errno, loop._program_stats()
 
     first, second, code, stats = aiouring.run(main())
     assert code == errno.ELOOP
@@ -164,7 +164,7 @@ def test_misbehaving_programs_leave_no_kernel_warning(sum_bundle):
                     await bpf.run(name, path="kernel", **kwargs)
                 codes.append(info.value.errno)
         codes.append(await bpf.nop_chain(4, path="kernel"))
-        return codes, loop._chain_stats()["chain_ring"]["slots_free"]
+        return codes, loop._program_stats()["program_ring"]["slots_free"]
 
     codes, free = aiouring.run(main())
     assert codes == [errno.EINVAL] * 6 + [errno.ELOOP] * 3 + [4]

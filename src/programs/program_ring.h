@@ -1,0 +1,39 @@
+/* The program ring: a dedicated io_uring per loop, run by a thread of its own
+ * inside io_uring_enter with the dispatcher (bpf/dispatcher.bpf.c) attached
+ * as its io_uring_bpf_ops, so chain programs run in the kernel (Linux 7.1+).
+ * The ring is set up with raw system calls: Debian 12's liburing 2.3 cannot
+ * map a NO_SQARRAY | SQ_REWIND ring. Built without libbpf, every start
+ * fails with a reason. */
+#ifndef AIOURING_PROGRAM_RING_H
+#define AIOURING_PROGRAM_RING_H
+#include <stddef.h>
+#ifndef CHAIN_NATIVE
+#define CHAIN_NATIVE 1
+#endif
+#include "dispatcher.h"
+
+struct aiouring_program_ring;
+
+/* 1 when the extension was built with libbpf (the kernel path can exist). */
+int aiouring_program_ring_supported(void);
+
+/* Starts a program ring whose finished chains are posted to notify_fd (the
+ * loop's ring; -1: none, for a probe). Blocks until the thread has set the
+ * ring up and attached the dispatcher, or failed; then err holds why (the
+ * verifier log, when there is one). Returns 0 or -errno. */
+int aiouring_program_ring_start(const char *object_path, int notify_fd,
+			      struct aiouring_program_ring **out, char *err, size_t errlen);
+
+int aiouring_program_ring_fd(struct aiouring_program_ring *r);
+struct aiouring_chain_shared *aiouring_program_ring_shared(struct aiouring_program_ring *r);
+
+/* Stops the thread (requests still in flight are cancelled and their CQEs
+ * awaited first, so no buffer is used afterwards), detaches the dispatcher
+ * and frees everything. Returns 0, or -ETIMEDOUT when the thread did not end
+ * within timeout seconds (then nothing is freed). In a forked child it only
+ * closes the child's copy of the ring. */
+int aiouring_program_ring_stop(struct aiouring_program_ring *r, double timeout);
+
+/* Whether the ring's thread ended on its own (an error), and its errno. */
+int aiouring_program_ring_failed(struct aiouring_program_ring *r);
+#endif

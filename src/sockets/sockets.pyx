@@ -1,0 +1,614 @@
+# The sock_* API as io_uring requests. Three promises hold whatever the
+# caller does with its sockets meanwhile:
+# - a request acts on the socket it names: it is submitted to the kernel at
+#   once, so the kernel resolves the fd at call time (a later close and a
+#   new socket that reuses the number cannot receive it);
+# - closing a socket closes the connection: a request in flight pins the
+#   file, so the loop cancels the requests of every socket whose fd became
+#   -1 before it next enters the kernel;
+# - nothing the kernel delivered is lost: a result that arrives for a
+#   cancelled request is saved and returned, in the form asked for, by the
+#   next call on the same socket, which first waits for every cancelled
+#   receive still in flight on it.
+
+from collections import deque
+from socket import socket as socket_socket, SOCK_STREAM as PY_SOCK_STREAM
+from weakref import WeakKeyDictionary
+import _socket
+
+try:
+    from ssl import SSLSocket
+except ImportError:      # Python built without ssl
+    SSLSocket = None
+
+cdef extern from *:
+    """
+    /* The fd field of CPython's socket objects (the first after the object
+     * header in every version): read without a method call, so checking
+     * many sockets for close() each iteration stays cheap. */
+    typedef struct { PyObject_HEAD int sock_fd; } aiouring_socket_object;
+    static inline int aiouring_socket_object_fd(PyObject *sock) {
+        return ((aiouring_socket_object *)sock)->sock_fd;
+    }
+    """
+    int socket_object_fd "aiouring_socket_object_fd"(object sock)
+
+cdef type SOCKET_TYPE = _socket.socket
+
+
+cdef inline int current_fd(object sock) except -2:
+    """sock's fd now (-1 once closed)."""
+    if isinstance(sock, SOCKET_TYPE):
+        return socket_object_fd(sock)
+    return sock.fileno()
+
+
+cdef inline int open_fd(object sock) except -1:
+    cdef int fd = current_fd(sock)
+    if fd < 0:
+        raise OSError(EBADF, os_strerror(EBADF))
+    return fd
+
+
+cdef class SocketOperation(Operation):
+
+    cdef int queue(self, int fd) except -1:
+        """Takes its SQE and fills it for fd (each kind its own request)."""
+        raise NotImplementedError
+
+    cdef int finish(self, object result) except -1:
+        if self.future.cancelled():
+            return self.save(result)        # its caller went away
+        self.future.set_result(result)
+        return 0
+
+    cdef int fail(self, int err) except -1:
+        if self.closed_under and err == ECANCELED:
+            err = EBADF                     # cancelled because sock was closed
+        if not self.future.done():
+            self.future.set_exception(errno_error(err))
+        return 0
+
+    cdef int save(self, object result) except -1:
+        """Keeps a result nobody is waiting for any more (default: none)."""
+        return 0
+
+    cdef int abandon(self) except -1:
+        """The awaiting coroutine went away: cancel the request (what it
+        already got is saved when its CQE arrives), or save the result it
+        had already produced."""
+        self.abandoned = True
+        if self.user_data:
+            if self.receives and self.settled is None:
+                self.settled = Future(loop=self.owner.loop)
+            self.owner.loop._ring.cancel(self)
+            self.owner.loop._ring.submit_now()
+        elif self.future.done() and not self.future.cancelled():
+            if self.future.exception() is None:
+                self.save(self.future.result())
+        return 0
+
+    cdef int ended(self) except -1:
+        """Its last CQE arrived: no longer in flight on its socket."""
+        self.owner.ended(self)
+        if self.settled is not None and not self.settled.done():
+            self.settled.set_result(None)
+        return 0
+
+
+cdef class RecvOp(SocketOperation):
+    """recv() into a fresh bytes object, trimmed to what arrived."""
+
+    cdef PyObject* data
+    cdef size_t length
+
+    def __dealloc__(self):
+        Py_XDECREF(self.data)
+        self.data = NULL
+
+    cdef int queue(self, int fd) except -1:
+        io_uring_prep_recv(self.owner.loop._ring.sqe_for(self), fd,
+                           PyBytes_AS_STRING(<object>self.data), self.length, 0)
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        cdef object result
+        self.ended()
+        if res < 0:
+            return self.fail(-res)
+        _PyBytes_Resize(&self.data, res)
+        result = <object>self.data
+        Py_DECREF(result)           # drop the operation's own reference
+        self.data = NULL
+        return self.finish(result)
+
+    cdef int save(self, object result) except -1:
+        if result:
+            self.owner.save(self.sock, SAVED_BYTES, result)
+        return 0
+
+
+cdef class RecvIntoOp(SocketOperation):
+    """recv() into a caller's writable buffer, held until the CQE."""
+
+    cdef Py_buffer view
+    cdef bint has_view
+
+    def __dealloc__(self):
+        if self.has_view:
+            PyBuffer_Release(&self.view)
+
+    cdef int queue(self, int fd) except -1:
+        io_uring_prep_recv(self.owner.loop._ring.sqe_for(self), fd, self.view.buf,
+                           <size_t>min(self.view.len, MAX_RW_COUNT), 0)
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        self.ended()
+        if res < 0:
+            return self.fail(-res)
+        return self.finish(res)
+
+    cdef int save(self, object result) except -1:
+        if result:
+            self.owner.save(self.sock, SAVED_BYTES, (<char*>self.view.buf)[:result])
+        return 0
+
+
+cdef class RecvMsgOp(SocketOperation):
+    """recvmsg() for sock_recvfrom / sock_recvfrom_into: data and sender."""
+
+    cdef PyObject* data           # owned bytes (recvfrom) or NULL (into)
+    cdef Py_buffer view
+    cdef bint has_view
+    cdef msghdr msg
+    cdef iovec iov
+    cdef sockaddr_storage address
+
+    def __dealloc__(self):
+        Py_XDECREF(self.data)
+        self.data = NULL
+        if self.has_view:
+            PyBuffer_Release(&self.view)
+
+    cdef int prepare(self, void* buf, size_t length) except -1:
+        self.iov.iov_base = buf
+        self.iov.iov_len = min(length, <size_t>MAX_RW_COUNT)
+        self.msg.msg_name = &self.address
+        self.msg.msg_namelen = sizeof(self.address)
+        self.msg.msg_iov = &self.iov
+        self.msg.msg_iovlen = 1
+        return 0
+
+    cdef int queue(self, int fd) except -1:
+        io_uring_prep_recvmsg(self.owner.loop._ring.sqe_for(self), fd, &self.msg, 0)
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        cdef object payload
+        self.ended()
+        if res < 0:
+            return self.fail(-res)
+        sender = sockaddr_to_python(<sockaddr*>&self.address, self.msg.msg_namelen)
+        if self.has_view:
+            return self.finish((res, sender))
+        _PyBytes_Resize(&self.data, res)
+        payload = <object>self.data
+        Py_DECREF(payload)
+        self.data = NULL
+        return self.finish((payload, sender))
+
+    cdef int save(self, object result) except -1:
+        data, sender = result
+        if self.has_view:
+            data = (<char*>self.view.buf)[:data]
+        self.owner.save(self.sock, SAVED_DATAGRAM, (data, sender))
+        return 0
+
+
+cdef class SendAllOp(SocketOperation):
+    """send() until every byte is out; a partial send is resubmitted."""
+
+    cdef Py_buffer view
+    cdef bint has_view
+    cdef Py_ssize_t sent
+
+    def __dealloc__(self):
+        if self.has_view:
+            PyBuffer_Release(&self.view)
+
+    cdef int queue(self, int fd) except -1:
+        io_uring_prep_send(self.owner.loop._ring.sqe_for(self), fd,
+                           <char*>self.view.buf + self.sent,
+                           <size_t>min(self.view.len - self.sent, MAX_RW_COUNT),
+                           MSG_NOSIGNAL | MSG_WAITALL)
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        if res > 0:
+            self.sent += res
+        if ((res == -EINTR or res == -EAGAIN or (res >= 0 and self.sent < self.view.len))
+                and not self.future.done() and not self.closed_under):
+            try:
+                return self.owner.submit(self)      # the rest; still in flight
+            except OSError as exc:
+                res = -exc.errno                    # the socket was closed meanwhile
+        self.ended()
+        if res < 0:
+            return self.fail(-res)
+        return self.finish(None)
+
+    cdef bint is_last_cqe(self, int32_t res, uint32_t flags):
+        return True
+
+
+cdef class SendMsgOp(SocketOperation):
+    """sendmsg() to an address, for sock_sendto."""
+
+    cdef Py_buffer view
+    cdef bint has_view
+    cdef msghdr msg
+    cdef iovec iov
+    cdef sockaddr_storage address
+
+    def __dealloc__(self):
+        if self.has_view:
+            PyBuffer_Release(&self.view)
+
+    cdef int queue(self, int fd) except -1:
+        io_uring_prep_sendmsg(self.owner.loop._ring.sqe_for(self), fd, &self.msg,
+                              MSG_NOSIGNAL)
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        self.ended()
+        if res < 0:
+            return self.fail(-res)
+        return self.finish(res)
+
+
+cdef class AcceptOp(SocketOperation):
+    """accept4() returning a non-blocking socket and the peer's address."""
+
+    cdef sockaddr_storage address
+    cdef socklen_t address_length
+
+    cdef int queue(self, int fd) except -1:
+        self.address_length = sizeof(self.address)
+        io_uring_prep_accept(self.owner.loop._ring.sqe_for(self), fd,
+                             <sockaddr*>&self.address, &self.address_length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC)
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        self.ended()
+        if res < 0:
+            return self.fail(-res)
+        sock = self.sock
+        conn = socket_socket(sock.family, sock.type, sock.proto, fileno=res)
+        conn.setblocking(False)     # the fd already is; this sets the object's timeout
+        peer = sockaddr_to_python(<sockaddr*>&self.address, self.address_length)
+        return self.finish((conn, peer))
+
+    cdef int save(self, object result) except -1:
+        self.owner.save(self.sock, SAVED_CONNECTION, result)
+        return 0
+
+
+cdef class ConnectOp(SocketOperation):
+    cdef sockaddr_storage address
+    cdef socklen_t address_length
+    cdef object python_address
+
+    cdef int queue(self, int fd) except -1:
+        io_uring_prep_connect(self.owner.loop._ring.sqe_for(self), fd,
+                              <sockaddr*>&self.address, self.address_length)
+        return 0
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        self.ended()
+        if res < 0:
+            if self.closed_under and res == -ECANCELED:
+                return self.fail(-res)
+            if not self.future.done():
+                self.future.set_exception(
+                    OSError(-res, f'Connect call failed {self.python_address}'))
+            return 0
+        return self.finish(None)
+
+
+cdef object take_prefix(object data, Py_ssize_t n, bint stream,
+                        SocketRequests owner, object sock):
+    """At most n bytes of saved data; on a stream the rest stays saved for
+    the next call (a datagram, as the kernel does, is cut to n)."""
+    if len(data) <= n:
+        return data
+    if stream:
+        owner.put_back(sock, SAVED_BYTES, data[n:])
+    return data[:n]
+
+
+cdef class SocketRequests:
+
+    cdef int open(self, Loop loop) except -1:
+        self.loop = loop
+        self.active = {}
+        self.saved = WeakKeyDictionary()
+        return 0
+
+    cdef int check_socket(self, sock) except -1:
+        self.loop.check_closed()
+        if SSLSocket is not None and isinstance(sock, SSLSocket):
+            raise TypeError("Socket cannot be of type SSLSocket")
+        if self.loop._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        return 0
+
+    cdef SocketOperation start(self, SocketOperation op, sock, bint receives):
+        op.owner = self
+        op.sock = sock
+        op.receives = receives
+        op.future = Future(loop=self.loop)
+        return op
+
+    cdef int submit(self, SocketOperation op) except -1:
+        """Queues op on its socket's fd as it is now and submits it at once,
+        so the kernel resolves the fd before the caller can close it."""
+        op.queue(open_fd(op.sock))
+        ops = self.active.get(op.sock)
+        if ops is None:
+            self.active[op.sock] = [op]
+        elif op not in <list>ops:
+            (<list>ops).append(op)
+        self.loop._ring.submit_now()
+        return 0
+
+    cdef int ended(self, SocketOperation op) except -1:
+        ops = self.active.get(op.sock)
+        if ops is not None:
+            try:
+                (<list>ops).remove(op)
+            except ValueError:
+                pass
+            if not ops:
+                del self.active[op.sock]
+        return 0
+
+    cdef int before_enter(self) except -1:
+        """Cancels the requests of sockets closed since they were made, so
+        the close takes effect (the peer sees EOF)."""
+        cdef SocketOperation op
+        if not self.active:
+            return 0
+        closed = [ops for sock, ops in self.active.items() if current_fd(sock) < 0]
+        for ops in closed:
+            for op in ops:
+                if op.user_data and not op.closed_under:
+                    op.closed_under = True
+                    self.loop._ring.cancel(op)
+        return 0
+
+    # -- results of cancelled requests ----------------------------------------
+
+    cdef int save(self, sock, SavedKind kind, object result) except -1:
+        queue = self.saved.get(sock)
+        if queue is None:
+            queue = self.saved[sock] = deque()
+        queue.append((kind, result))
+        self.saved_count += 1
+        return 0
+
+    cdef object take_saved(self, sock):
+        """The oldest saved (kind, result) of sock, or None."""
+        queue = self.saved.get(sock)
+        if not queue:
+            return None
+        item = queue.popleft()
+        self.saved_count -= 1
+        if not queue:
+            del self.saved[sock]
+        return item
+
+    cdef int put_back(self, sock, SavedKind kind, object result) except -1:
+        queue = self.saved.get(sock)
+        if queue is None:
+            queue = self.saved[sock] = deque()
+        queue.appendleft((kind, result))
+        self.saved_count += 1
+        return 0
+
+    async def settle(self, sock):
+        """Waits until no cancelled receive is in flight on sock: what it
+        gets must be handed over before any newer request's data."""
+        cdef SocketOperation op
+        while True:
+            ops = self.active.get(sock)
+            pending = [op for op in (ops or ()) if op.abandoned and op.receives]
+            if not pending:
+                return
+            for op in pending:
+                await shield(op.settled)
+
+    cdef object saved_data(self, sock, Py_ssize_t n, bint with_address):
+        """Saved stream bytes or a saved datagram for a receive of up to n
+        bytes: bytes, or (bytes, address) when with_address; None if none."""
+        item = self.take_saved(sock)
+        if item is None:
+            return None
+        kind, result = item
+        if kind == SAVED_CONNECTION:
+            self.put_back(sock, kind, result)
+            return None
+        stream = sock.type == PY_SOCK_STREAM
+        if kind == SAVED_BYTES:
+            data, address = result, None
+            if with_address and not stream:
+                try:
+                    address = sock.getpeername()
+                except OSError:
+                    pass
+        else:
+            data, address = result
+        data = take_prefix(data, n, stream, self, sock)
+        return (data, address) if with_address else data
+
+    # -- the calls ---------------------------------------------------------------
+
+    async def recv(self, sock, Py_ssize_t n):
+        self.check_socket(sock)
+        if n < 0:
+            raise ValueError("negative buffersize in recv")
+        if sock in self.active:
+            await self.settle(sock)
+        if n == 0:
+            return b''
+        if self.saved_count:
+            data = self.saved_data(sock, n, False)
+            if data is not None:
+                return data
+        cdef RecvOp op = <RecvOp>self.start(RecvOp.__new__(RecvOp), sock, True)
+        op.length = <size_t>min(n, MAX_RW_COUNT)
+        data = PyBytes_FromStringAndSize(NULL, op.length)
+        Py_INCREF(data)
+        op.data = <PyObject*>data
+        del data
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
+
+    async def recv_into(self, sock, buf):
+        self.check_socket(sock)
+        cdef RecvIntoOp op = <RecvIntoOp>self.start(RecvIntoOp.__new__(RecvIntoOp), sock, True)
+        get_writable_buffer(buf, &op.view)
+        op.has_view = True
+        if sock in self.active:
+            await self.settle(sock)
+        if op.view.len == 0:
+            return 0
+        if self.saved_count:
+            data = self.saved_data(sock, op.view.len, False)
+            if data is not None:
+                memcpy(op.view.buf, <char*>data, len(data))
+                return len(data)
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
+
+    async def recvfrom(self, sock, Py_ssize_t bufsize):
+        self.check_socket(sock)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        if sock in self.active:
+            await self.settle(sock)
+        if self.saved_count:
+            item = self.saved_data(sock, bufsize, True)
+            if item is not None:
+                return item
+        cdef RecvMsgOp op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
+        data = PyBytes_FromStringAndSize(NULL, min(bufsize, MAX_RW_COUNT))
+        Py_INCREF(data)
+        op.data = <PyObject*>data
+        op.prepare(PyBytes_AS_STRING(data), len(data))
+        del data
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
+
+    async def recvfrom_into(self, sock, buf, Py_ssize_t nbytes=0):
+        self.check_socket(sock)
+        cdef RecvMsgOp op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
+        get_writable_buffer(buf, &op.view)
+        op.has_view = True
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recvfrom_into")
+        if nbytes > op.view.len:
+            raise ValueError("nbytes is greater than the length of the buffer")
+        if nbytes == 0:
+            nbytes = op.view.len
+        if sock in self.active:
+            await self.settle(sock)
+        if self.saved_count:
+            item = self.saved_data(sock, nbytes, True)
+            if item is not None:
+                data, address = item
+                memcpy(op.view.buf, <char*>data, len(data))
+                return (len(data), address)
+        op.prepare(op.view.buf, nbytes)
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
+
+    async def sendall(self, sock, data):
+        self.check_socket(sock)
+        cdef SendAllOp op = <SendAllOp>self.start(SendAllOp.__new__(SendAllOp), sock, False)
+        get_readable_buffer(data, &op.view)
+        op.has_view = True
+        if op.view.len == 0:
+            open_fd(sock)           # as send() on a closed socket: EBADF
+            return None
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
+
+    async def sendto(self, sock, data, address):
+        self.check_socket(sock)
+        cdef SendMsgOp op = <SendMsgOp>self.start(SendMsgOp.__new__(SendMsgOp), sock, False)
+        get_readable_buffer(data, &op.view)
+        op.has_view = True
+        op.iov.iov_base = op.view.buf
+        op.iov.iov_len = op.view.len
+        op.msg.msg_name = &op.address
+        op.msg.msg_namelen = sockaddr_from_python(sock.family, address, &op.address)
+        op.msg.msg_iov = &op.iov
+        op.msg.msg_iovlen = 1
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
+
+    async def accept(self, sock):
+        self.check_socket(sock)
+        if sock in self.active:
+            await self.settle(sock)
+        if self.saved_count:
+            item = self.take_saved(sock)
+            if item is not None:
+                if item[0] == SAVED_CONNECTION:
+                    return item[1]
+                self.put_back(sock, item[0], item[1])
+        cdef AcceptOp op = <AcceptOp>self.start(AcceptOp.__new__(AcceptOp), sock, True)
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
+
+    async def connect(self, sock, address):
+        self.loop.check_closed()
+        cdef ConnectOp op = <ConnectOp>self.start(ConnectOp.__new__(ConnectOp), sock, False)
+        op.python_address = address
+        op.address_length = sockaddr_from_python(sock.family, address, &op.address)
+        self.submit(op)
+        try:
+            return await op.future
+        except BaseException:
+            op.abandon()
+            raise
