@@ -132,14 +132,22 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
         before 3.14), which then reports it."""
         watcher = _custom_child_watcher()
         waiter = self.create_future()
-        transp = unix_events._UnixSubprocessTransport(
-            self, protocol, args, shell, stdin, stdout, stderr, bufsize,
-            waiter=waiter, extra=extra, **kwargs)
+
+        def start():
+            return unix_events._UnixSubprocessTransport(
+                self, protocol, args, shell, stdin, stdout, stderr, bufsize,
+                waiter=waiter, extra=extra, **kwargs)
+
         if watcher is None:
+            transp = start()
             self._transports.watch_child(transp.get_pid(), transp._process_exited)
         else:
-            with watcher:
-                watcher.add_child_handler(transp.get_pid(), self._child_exited, transp)
+            with watcher as active:
+                if not active.is_active():
+                    raise RuntimeError("asyncio.get_child_watcher() is not activated, "
+                                       "subprocess support is not installed.")
+                transp = start()
+                active.add_child_handler(transp.get_pid(), self._child_exited, transp)
         try:
             await waiter
         except (SystemExit, KeyboardInterrupt):
@@ -169,13 +177,12 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
         resume_reading = transp.is_reading()
         transp.pause_reading()
         await transp._make_empty_waiter()
-        sent = 0
+        pump = self._files.splice_pump(fileno, offset, transp._sock_fd)
         try:
-            sent = await self._splice(fileno, offset, transp._sock_fd, total)
-            return sent
+            return await _run_pump(pump, total)
         finally:
-            if sent > 0:
-                file.seek(offset + sent)
+            if pump.sent > 0:
+                file.seek(offset + pump.sent)
             transp._reset_empty_waiter()
             if resume_reading:
                 transp.resume_reading()
@@ -189,27 +196,12 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             total = min(total, count)
         if total == 0:
             return 0
-        sent = 0
+        pump = self._files.splice_pump(fileno, offset, sock.fileno())
         try:
-            sent = await self._splice(fileno, offset, sock.fileno(), total)
-            return sent
+            return await _run_pump(pump, total)
         finally:
-            if sent > 0:
-                file.seek(offset + sent)
-
-    async def _splice(self, in_fd, offset, out_fd, count):
-        pump = self._files.splice_pump(in_fd, offset, out_fd)
-        try:
-            sent = await pump.run(count)
-        except OSError as exc:
-            if pump.sent == 0 and exc.errno in (errno.EINVAL, errno.ESPIPE):
-                raise exceptions.SendfileNotAvailableError("file cannot be spliced") from None
-            if exc.errno == errno.ENOTCONN:
-                raise ConnectionError("socket is not connected", errno.ENOTCONN) from None
-            raise
-        if pump.input_error:
-            raise OSError(pump.input_error, os.strerror(pump.input_error))
-        return sent
+            if pump.sent > 0:
+                file.seek(offset + pump.sent)
 
     def _start_serving(self, protocol_factory, sock,
                        sslcontext=None, server=None, backlog=100,
@@ -374,10 +366,28 @@ def _regular_fileno(file):
     except (AttributeError, io.UnsupportedOperation):
         raise exceptions.SendfileNotAvailableError("not a regular file")
     try:
-        os.fstat(fileno)
+        mode = os.fstat(fileno).st_mode
     except OSError:
         raise exceptions.SendfileNotAvailableError("not a regular file")
+    if not stat.S_ISREG(mode):
+        raise exceptions.SendfileNotAvailableError("not a regular file")
     return fileno
+
+
+async def _run_pump(pump, count):
+    """Runs a splice pump for sendfile: a file the kernel cannot splice is
+    SendfileNotAvailableError (the caller falls back to reads and writes)."""
+    try:
+        sent = await pump.run(count)
+    except OSError as exc:
+        if pump.sent == 0 and exc.errno in (errno.EINVAL, errno.ESPIPE):
+            raise exceptions.SendfileNotAvailableError("file cannot be spliced") from None
+        if exc.errno == errno.ENOTCONN:
+            raise ConnectionError("socket is not connected", errno.ENOTCONN) from None
+        raise
+    if pump.input_error:
+        raise OSError(pump.input_error, os.strerror(pump.input_error))
+    return sent
 
 
 def _check_tls_arguments(ssl, handshake_timeout, shutdown_timeout):
