@@ -58,11 +58,11 @@ def warmup_of(quick):
 def estimate(seconds, quick):
     """Wall seconds of one sample: server start-up, then per rate the client's
     warm-up, window and the tail of its drain."""
-    return 0.6 + len(FRACTIONS) * (warmup_of(quick) + seconds + 0.15)
+    return 0.3 + len(FRACTIONS) * (warmup_of(quick) + seconds + 0.15)
 
 
 def calibration_estimate(seconds, quick):
-    return 0.8 + warmup_of(quick) + seconds
+    return 0.6 + warmup_of(quick) + seconds
 
 
 def client(workload, port, rate, seconds, quick, server_pid):
@@ -119,8 +119,10 @@ _calibrations = {}
 
 
 def calibrate(workload, seconds, quick):
-    """{loop, peak_rate, offered: {fraction: rate}}: the closed-loop peak of
-    peak_loop()'s server, measured once per process (a failure too is kept,
+    """{loop, peak_rate, server_cpu, offered: {fraction: rate}}: the
+    closed-loop peak of peak_loop()'s server (and the share of a CPU the
+    server used to reach it: under 1 when the clients' round trips, not the
+    server, set the peak), measured once per process (a failure too is kept,
     and raised again)."""
     if workload not in _calibrations:
         try:
@@ -142,7 +144,7 @@ def measure_peak(workload, seconds, quick):
         stop(server)
     if run["achieved"] <= 0:
         raise RuntimeError(f"{loop}'s server answered nothing")
-    return {"loop": loop, "peak_rate": run["achieved"],
+    return {"loop": loop, "peak_rate": run["achieved"], "server_cpu": run["server_cpu"],
             "offered": {str(f): f * run["achieved"] for f in FRACTIONS}}
 
 
@@ -178,12 +180,14 @@ def run_sample(workload, variant, seconds, quick):
 
 
 def describe(metrics):
-    """The progress line of a sample: p99 and achieved/offered per rate."""
+    """The progress line of a sample: per rate p99, p99.9, achieved/offered
+    rate and the server's CPU use."""
     parts = []
     for fraction in FRACTIONS:
         s = suffix(fraction)
         if f"p99_{s}_us" in metrics:
             parts.append(f"{round(fraction * 100)}%: p99 {metrics[f'p99_{s}_us']:,.0f} us "
                          f"p99.9 {metrics[f'p999_{s}_us']:,.0f} us "
-                         f"({metrics[f'achieved_{s}']:,.0f}/{metrics[f'offered_{s}']:,.0f} req/s)")
+                         f"({metrics[f'achieved_{s}']:,.0f}/{metrics[f'offered_{s}']:,.0f} "
+                         f"req/s, server CPU {metrics[f'server_cpu_{s}']:.0%})")
     return "; ".join(parts)
