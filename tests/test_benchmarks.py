@@ -266,6 +266,7 @@ def recv_exactly(sock, size):
 def test_c_servers_echo_every_byte_and_answer_pipelined_http(program):
     import socket
     import threading
+    import time
     server, port = start_c_server(program, "echo")
     try:
         socks = [socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -277,6 +278,14 @@ def test_c_servers_echo_every_byte_and_answer_pipelined_http(program):
                 writer.start()
                 assert recv_exactly(s, size) == data
                 writer.join()
+        # A peer that reads late: the server runs out of room (uring_server:
+        # of provided buffers, 16 MiB) and must stop reading, then resume.
+        data = os.urandom(40 << 20)
+        writer = threading.Thread(target=socks[1].sendall, args=(data,))
+        writer.start()
+        time.sleep(0.3)
+        assert recv_exactly(socks[1], len(data)) == data
+        writer.join()
         # A peer that stops sending still gets the rest of its echo.
         socks[0].sendall(b"last words")
         socks[0].shutdown(socket.SHUT_WR)

@@ -234,7 +234,8 @@ static void on_recv(int fd, struct io_uring_cqe *cqe)
         if (!more && !c->failed)
             arm_recv(fd);
     } else if (cqe->res == -ENOBUFS && !c->failed) {
-        starved[nstarved++] = fd;   /* re-armed when buffers come back */
+        if (nstarved < MAX_FDS)
+            starved[nstarved++] = fd;   /* re-armed when buffers come back */
     } else if (cqe->res == 0) {
         c->eof = 1;
     } else if (!more) {
