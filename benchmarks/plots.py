@@ -12,6 +12,7 @@ panel per offered rate.
 """
 
 import json
+import math
 import os
 import sys
 
@@ -136,9 +137,8 @@ def merged_histograms(results, scenario, key):
 def percentile_curve(hist, points=200):
     """([1/(1-p)], [latency in us]) from p = 0 up to the rank of the largest
     value the histogram can tell apart (1 - 1/count)."""
-    import numpy
-    top = numpy.log10(max(hist.total, 2))
-    xs = numpy.logspace(0, top, points)
+    top = math.log10(max(hist.total, 2))
+    xs = [10 ** (top * i / (points - 1)) for i in range(points)]
     return xs, [hist.percentile(100 * (1 - 1 / x)) / 1e3 for x in xs]
 
 
