@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from . import loops, scenarios
+from . import limits, loops, scenarios
 from .procs import ROOT, bench_cpus, python_module, spawn, stop
 
 RUNS, QUICK_RUNS = 5, 1
@@ -36,8 +36,9 @@ def parse_args(argv):
                         + ", ".join(f"{a}={n}" for a, n in scenarios.ALIASES.items())
                         + " (default: all)")
     p.add_argument("--scenarios", help="comma-separated scenarios (same as SCENARIO)")
-    p.add_argument("--loops", "--loop", default=",".join(loops.NAMES),
-                   help="comma-separated loops (default: %(default)s)")
+    p.add_argument("--loops", "--loop", default=",".join(loops.NAMES + limits.NAMES),
+                   help="comma-separated loops, and the plain C servers that show the "
+                        "machine's limit where a scenario runs them (default: %(default)s)")
     p.add_argument("--quick", action="store_true",
                    help=f"{QUICK_RUNS} short run per loop instead of {RUNS}")
     p.add_argument("--runs", type=int, help="repetitions per loop")
@@ -63,9 +64,10 @@ def parse_args(argv):
                 f"a group ({', '.join(scenarios.GROUPS)}) "
                 f"or an alias ({', '.join(scenarios.ALIASES)})")
     args.loops = list(dict.fromkeys(split(args.loops)))
-    bad = [x for x in args.loops if x not in loops.NAMES]
+    known = loops.NAMES + limits.NAMES
+    bad = [x for x in args.loops if x not in known]
     if bad or not args.loops:
-        p.error(f"unknown or no loop: {', '.join(bad)}; choose from {', '.join(loops.NAMES)}")
+        p.error(f"unknown or no loop: {', '.join(bad)}; choose from {', '.join(known)}")
     if args.json is None and not args.no_save:
         args.json = os.path.join(RESULTS_DIR, "latest.json")
     if args.plots is None and not args.no_save and have_matplotlib():
@@ -84,7 +86,9 @@ def have_matplotlib():
 
 def probe(name):
     """(usable, version or reason): import and create the loop in a child, so
-    a broken build can't take the harness down."""
+    a broken build can't take the harness down; build a C limit server."""
+    if name in limits.NAMES:
+        return limits.probe(name)
     try:
         r = subprocess.run(python_module("benchmarks.loops", name), cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
@@ -128,9 +132,28 @@ def fmt(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
-def variants(args, mod):
-    """What a scenario runs: its own VARIANTS, or the loops asked for."""
-    return list(getattr(mod, "VARIANTS", args.loops))
+def variants(args, mod, usable=None):
+    """What a scenario runs: its own VARIANTS, or the loops asked for (and
+    the C limit servers asked for, where the scenario runs them); only the
+    `usable` ones of those when given."""
+    own = getattr(mod, "VARIANTS", None)
+    if own:
+        return list(own)
+    runs_limits = getattr(mod, "LIMITS", None) is not None
+    return [v for v in args.loops
+            if (v in loops.NAMES or runs_limits and v in limits.NAMES)
+            and (usable is None or v in usable)]
+
+
+def ratio_text(lp, med, baselines, lower_is_better):
+    """The table's "ratio vs" cell: against each baseline, and against the
+    best C limit server where the scenario has them."""
+    parts = [f"{med[lp] / med[b]:.2f}x {b}" for b in baselines if med.get(b) and b != lp]
+    limit_meds = [med[c] for c in limits.NAMES if med.get(c)]
+    if limit_meds and lp not in limits.NAMES:
+        best = min(limit_meds) if lower_is_better else max(limit_meds)
+        parts.append(f"{med[lp] / best:.2f}x best C")
+    return ", ".join(parts) or "-"
 
 
 def summarize(args, status, samples):
@@ -139,6 +162,7 @@ def summarize(args, status, samples):
     for name in args.names:
         mod = scenarios.load(name)
         baselines = getattr(mod, "BASELINES", BASELINES)
+        lower = getattr(mod, "LOWER_IS_BETTER", ())
         for key, label in mod.METRICS:
             med, vals_of = {}, {}
             for lp in variants(args, mod):
@@ -151,8 +175,7 @@ def summarize(args, status, samples):
                 vals = vals_of[lp]
                 if vals:
                     spread = f"{(max(vals) - min(vals)) / med[lp]:.1%}" if len(vals) > 1 else "-"
-                    ratios = ", ".join(f"{med[lp] / med[b]:.2f}x {b}" for b in baselines
-                                       if med.get(b) and b != lp) or "-"
+                    ratios = ratio_text(lp, med, baselines, key in lower)
                     rows.append([name, label, lp, fmt(med[lp]), spread, str(len(vals)), ratios])
                     summary.setdefault(name, {}).setdefault(key, {})[lp] = {
                         "median": med[lp], "min": min(vals), "max": max(vals), "n": len(vals)}
@@ -183,6 +206,9 @@ def scenario_info(args):
                       "variants": variants(args, mod),
                       "baselines": list(getattr(mod, "BASELINES", BASELINES)),
                       "metrics": dict(mod.METRICS),
+                      "lower_is_better": sorted(getattr(mod, "LOWER_IS_BETTER", ())),
+                      "limits": [v for v in variants(args, mod) if v in limits.NAMES],
+                      "histograms": dict(getattr(mod, "HISTOGRAMS", ())),
                       "doc": (mod.__doc__ or "").strip()}
     return info
 
@@ -254,7 +280,7 @@ def machine_info(status):
         "python": sys.version,
         "python_implementation": platform.python_implementation(),
         "packages": {d: pkg(d) for d in ("aiouring", "uvloop", "aiofiles", "Cython",
-                                         "matplotlib", "cryptography")},
+                                         "matplotlib", "cryptography", "psutil")},
         "loops": {lp: {"usable": ok, "version" if ok else "reason": info}
                   for lp, (ok, info) in status.items()},
         "io_uring": io_uring_facts(),
@@ -272,8 +298,7 @@ def plan(args, usable):
     out = []
     for rep in range(args.runs):
         for name in args.names:
-            own = getattr(scenarios.load(name), "VARIANTS", None)
-            seq = list(own) if own else usable
+            seq = variants(args, scenarios.load(name), usable)
             k = rep % len(seq) if seq else 0
             out.extend((rep, name, v) for v in seq[k:] + seq[:k])
     return out
@@ -293,6 +318,10 @@ def estimate(args, todo):
         secs = sample_seconds(args, mod)
         est = getattr(mod, "estimate", None)
         total += est(secs, args.quick) if est else secs + getattr(mod, "OVERHEAD", OVERHEAD)
+    for name in dict.fromkeys(name for _, name, _ in todo):
+        mod = scenarios.load(name)
+        if hasattr(mod, "calibration_estimate"):
+            total += mod.calibration_estimate(sample_seconds(args, mod), args.quick)
     return total
 
 
@@ -378,16 +407,32 @@ def main(argv=None):
                 cleanup()
 
 
+def calibrate(mod, name, seconds, quick, log):
+    """A scenario's calibration (e.g. the peak rate the latency scenarios
+    offer fractions of): its facts, or {"error": ...} (its samples then fail
+    with the same error)."""
+    try:
+        facts = mod.calibrate(seconds, quick)
+    except Exception as e:
+        log(f"{name}: calibration FAILED: {e}")
+        return {"error": f"{type(e).__name__}: {e}"}
+    log(f"{name}: calibrated: " + ", ".join(
+        f"{k} {fmt(v) if isinstance(v, (int, float)) else v}" for k, v in facts.items()
+        if not isinstance(v, dict)))
+    return facts
+
+
 def dry_run(args):
     todo = plan(args, list(args.loops))
     for name in args.names:
         mod = scenarios.load(name)
         vs = variants(args, mod)
         print(f"{name:<18} {', '.join(vs)}: {args.runs} x {len(vs)} samples of "
-              f"{sample_seconds(args, mod):g}s measured")
+              f"{sample_seconds(args, mod):g}s measured"
+              + (" (after a calibration run)" if hasattr(mod, "calibrate") else ""))
     secs = estimate(args, todo)
     print(f"{len(todo)} samples; estimated {secs / 60:.1f} min "
-          f"(+ set-up: file data, first build of the echo client)")
+          f"(+ set-up: file data, first build of the C programs)")
     return 0
 
 
@@ -404,11 +449,14 @@ def run(args):
     log(f"runs: {args.runs}, loop process on CPU {server_cpu}, echo client on CPU {client_cpu}; "
         f"{len(todo)} samples, about {estimate(args, todo) / 60:.1f} min")
 
-    samples = []
+    samples, calibrations = [], {}
     try:
         for rep, name, lp in todo:
             mod = scenarios.load(name)
             seconds = sample_seconds(args, mod)
+            if hasattr(mod, "calibrate") and name not in calibrations:
+                progress.describe(f"{name}: calibrating")
+                calibrations[name] = calibrate(mod, name, seconds, args.quick, log)
             progress.describe(f"[{rep + 1}/{args.runs}] {name} {lp}")
             sample = {"scenario": name, "loop": lp, "run": rep + 1,
                       "seconds": seconds, "metrics": {}, "error": None, "skipped": None}
@@ -423,8 +471,9 @@ def run(args):
             samples.append(sample)
             key, label = mod.METRICS[0]
             got = sample["metrics"].get(key)
+            describe = getattr(mod, "describe", lambda m: f"{label} {fmt(m[key])}")
             log(f"[{rep + 1}/{args.runs}] {name:<10} {lp:<9} "
-                + (f"{label} {fmt(got)}" if got is not None
+                + (describe(sample["metrics"]) if got is not None
                    else f"skipped: {sample['skipped']}" if sample["skipped"]
                    else f"FAILED {sample['error']}"))
             progress.advance()
@@ -437,11 +486,13 @@ def run(args):
     for n in notes:
         print(n)
     print(f"\n{len(samples)} samples in {time.monotonic() - started:.0f}s; "
-          "higher is better everywhere; spread = (max-min)/median")
+          "latencies (us): lower is better, everything else higher; "
+          "spread = (max-min)/median")
     if args.json or args.plots:
         results = {"meta": machine_info(status),
                    "config": {k: v for k, v in vars(args).items()},
                    "scenarios": scenario_info(args),
+                   "calibrations": calibrations,
                    "samples": samples, "summary": summary,
                    "wall_s": round(time.monotonic() - started, 1)}
     if args.json:

@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 
+import psutil
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def bench_cpus():
@@ -45,11 +46,9 @@ def stop(proc):
 
 
 def cpu_seconds(pid):
-    """utime + stime of a whole process (all threads), from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    """User + system CPU time of a whole process (all its threads)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 class LineReader:

@@ -15,6 +15,18 @@ it returns {"skipped": reason} for a variant the machine cannot run.
 For --dry-run's estimate a scenario may define OVERHEAD (seconds a sample
 costs beyond its measured time) or estimate(seconds, quick) (a sample's
 whole wall time).
+
+Optional, for scenarios run by the harness itself:
+  LIMITS = "echo" | "http"   the plain C servers (benchmarks/limits.py) run as
+                             rows next to the loops, in that mode
+  LOWER_IS_BETTER            metric keys where less is better (latencies)
+  HISTOGRAMS                 ((sample key, label), ...): latency histograms a
+                             sample holds, drawn as percentile plots
+  calibrate(seconds, quick)  run once before the scenario's first sample (the
+                             latency scenarios' peak rate); returns facts for
+                             the log and the JSON file;
+                             calibration_estimate(seconds, quick) its time
+  describe(metrics)          the progress line of a sample
 """
 import importlib
 import time
@@ -25,13 +37,15 @@ GROUPS = {
     "echo": ("sock_echo", "proto_echo", "proto_echo_64k", "buffered_echo",
              "buffered_echo_64k", "streams_echo", "streams_echo_64k", "tls_echo"),
     "http": ("http_hello",),
+    "latency": ("latency_echo", "latency_http"),
     "files": ("files_small", "files_random", "files_seq", "files_write"),
     "chains": ("chain_steps", "bpf_chains"),
 }
 NAMES = tuple(name for names in GROUPS.values() for name in names)
 # Other names a scenario answers to on the command line.
 ALIASES = {"sleep0": "task_switch", "tls": "tls_echo", "wrk": "http_hello",
-           "chain": "chain_steps", "bpf": "bpf_chains"}
+           "chain": "chain_steps", "bpf": "bpf_chains", "tail": "latency_echo",
+           "tail_http": "latency_http"}
 
 
 def group_of(name):

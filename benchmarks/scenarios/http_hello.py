@@ -1,16 +1,20 @@
 """HTTP/1.1 keep-alive "hello" server on asyncio.Protocol under
 `wrk -t1 -c50` (wrk pinned to the other CPU): requests/s and requests per
-server CPU-second, after an unmeasured warm-up run."""
+server CPU-second, after an unmeasured warm-up run. The plain C servers
+(io_uring and epoll) answer the same response alongside, as the machine's
+limit."""
 import re
 import shutil
 import subprocess
 
-from ..procs import LineReader, bench_cpus, cpu_seconds, python_module, spawn, stop
+from .. import limits
+from ..procs import LineReader, bench_cpus, cpu_seconds, spawn, stop
 
 METRICS = (("requests_per_s", "requests/s"), ("requests_per_cpu_s", "requests/server-CPU-s"))
 SECONDS, QUICK_SECONDS = 2.0, 1.0
 OVERHEAD = 1.3          # server start-up and the 1 s wrk warm-up (for --dry-run)
 CONNECTIONS = 50
+LIMITS = "http"          # the C servers' rows: HTTP mode
 
 
 def wrk(cpu, port, seconds):
@@ -34,8 +38,8 @@ def run_sample(loop_name, seconds, quick):
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed")
     server_cpu, client_cpu = bench_cpus()
-    server = spawn(python_module("benchmarks.servers.http_hello", "--loop", loop_name,
-                                 "--max-seconds", 2 * seconds + 90),
+    server = spawn(limits.server_argv(loop_name, ["benchmarks.servers.http_hello"], "http",
+                                      2 * seconds + 90),
                    cpu=server_cpu, stdout=subprocess.PIPE)
     try:
         port = LineReader(server.stdout, "http server").readline(30).split()[1]

@@ -1,8 +1,11 @@
 """TCP echo server on asyncio.Protocol, 1 KiB messages, driven by
 the C ping-pong client as sock_echo is (10 connections; server and client
-pinned to their own CPUs; echoes/s and echoes per server CPU-second)."""
+pinned to their own CPUs; echoes/s and echoes per server CPU-second). The
+plain C echo servers (io_uring and epoll) run alongside as the machine's
+limit."""
 from .sock_echo import METRICS, OVERHEAD, QUICK_SECONDS, SECONDS, run_echo  # noqa: F401
 
+LIMITS = "echo"          # the C servers' rows: echo mode
 CONNS = 10
 MSG_SIZE = 1024
 

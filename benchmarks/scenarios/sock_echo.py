@@ -2,33 +2,16 @@
 ping-pong client (CONNS connections, MSG_SIZE messages). Server pinned to one
 CPU, client to another; we report echoes/s and echoes per server CPU-second
 (utime+stime over the measured window, so an idle-spinning loop pays)."""
-import os
 import subprocess
 
-from ..procs import (ROOT, LineReader, bench_cpus, cpu_seconds, python_module,
-                     spawn, stop)
+from .. import limits, native
+from ..procs import LineReader, bench_cpus, cpu_seconds, spawn, stop
 
 METRICS = (("echoes_per_s", "echoes/s"), ("echoes_per_cpu_s", "echoes/server-CPU-s"))
 SECONDS, QUICK_SECONDS = 2.0, 1.0
 OVERHEAD = 0.8          # server start-up and the warm-up (for --dry-run)
 CONNS = 10
 MSG_SIZE = 1024
-
-SOURCE = os.path.join(ROOT, "benchmarks", "echo_client.c")
-BINARY = os.path.join(ROOT, "benchmarks", ".build", "echo_client")
-
-
-def build_client():
-    """Compile the client once, and again whenever its source changes."""
-    if (os.path.exists(BINARY)
-            and os.path.getmtime(BINARY) >= os.path.getmtime(SOURCE)):
-        return BINARY
-    os.makedirs(os.path.dirname(BINARY), exist_ok=True)
-    tmp = f"{BINARY}.{os.getpid()}"
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", tmp, SOURCE], check=True)
-    os.replace(tmp, BINARY)  # atomic: a concurrent run never sees half a file
-    return BINARY
-
 
 def run_sample(loop_name, seconds, quick):
     return run_echo(["benchmarks.servers.sock_echo"], loop_name, seconds, quick,
@@ -37,16 +20,17 @@ def run_sample(loop_name, seconds, quick):
 
 def run_echo(server_module, loop_name, seconds, quick, conns, msg_size, client_cmd=None,
              warmup=None):
-    """One sample: the echo server (server_module = [module, args...]) pinned
-    to one CPU, the client on the other (the C client, or the argv prefix
-    `client_cmd` of one that takes the same arguments and prints the same lines);
-    echoes/s and per server CPU-second."""
+    """One sample: the echo server (server_module = [module, args...] on the
+    loop `loop_name`, or the C limit server of that name) pinned to one CPU,
+    the client on the other (the C client, or the argv prefix `client_cmd` of
+    one that takes the same arguments and prints the same lines); echoes/s
+    and per server CPU-second."""
     if warmup is None:
         warmup = 0.3 if quick else 0.5
     server_cpu, client_cpu = bench_cpus()
-    client_argv = client_cmd or [build_client()]
-    server = spawn(python_module(*server_module, "--loop", loop_name,
-                                 "--max-seconds", warmup + seconds + 60),
+    client_argv = client_cmd or [native.build("echo_client")]
+    server = spawn(limits.server_argv(loop_name, server_module, "echo",
+                                      warmup + seconds + 60),
                    cpu=server_cpu, stdout=subprocess.PIPE)
     client = None
     try:
