@@ -14,6 +14,17 @@ EXPECTED = {
     "files.py": "first line\nsecond line\n23 bytes",
     "linked_chain.py": '64 bytes: """A linked chain',
     "chain_program.py": "1048576 bytes copied on the",
+    "benchmark_coroutine.py": "round trips over TCP on asyncio, uvloop and aiouring\n",
+}
+
+# Further lines an example prints (after its first ones), by prefix.
+ALSO_PRINTS = {
+    "benchmark_coroutine.py": [
+        "abenchmark: per-loop comparison",
+        "examples/benchmark_coroutine.py::test_round_trips: time per call; vs asyncio",
+        "asyncio ", "uvloop ", "aiouring ",
+        "examples/benchmark_coroutine.py::test_first_reply_on_a_new_connection: time per call",
+    ],
 }
 
 
@@ -28,3 +39,7 @@ def test_example_runs(name):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.startswith(EXPECTED[name]), done.stdout
+    lines = done.stdout.splitlines()
+    for prefix in ALSO_PRINTS.get(name, ()):
+        assert any(line.lstrip("-").lstrip().startswith(prefix) for line in lines), (
+            prefix, done.stdout)
