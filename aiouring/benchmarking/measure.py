@@ -26,6 +26,8 @@ from typing import Any, Callable
 # How long the timer's resolution and overhead may take to measure.
 TIMER_PROBE_SECONDS = 0.25
 TIMER_PROBE_PAIRS = 2000
+# Wall-clock seconds calibration may take at least (normally: microseconds).
+CALIBRATION_SECONDS = 1.0
 # Rounds of an empty call measured for the reported call overhead.
 EMPTY_CALL_ROUNDS = 3
 
@@ -227,7 +229,8 @@ class Measurement:
         self.resolution, self.timer_overhead = timer_facts(settings.timer)
 
     async def round(self, iterations, args=None, kwargs=None):
-        """Seconds of one round net of the timer's overhead, and its result."""
+        """One round in the timer's units (seconds for the default one) net
+        of the timer's overhead, and the last call's result."""
         elapsed, result = await self.target.timed(
             iterations, self.args if args is None else args,
             self.kwargs if kwargs is None else kwargs,
@@ -238,7 +241,9 @@ class Measurement:
         """(iterations, seconds of a round with that many)."""
         settings = self.settings
         wanted = max(settings.min_time, self.resolution * settings.calibration_precision)
-        deadline = time.perf_counter() + max(settings.max_time, wanted)
+        # Only a timer that lags the wall clock (process_time around awaits
+        # that sleep, a broken custom timer) makes calibration use this.
+        deadline = time.perf_counter() + max(settings.max_time, CALIBRATION_SECONDS)
         # A first call, untimed: it pays for cold caches and lazy set-up, and
         # shows whether the callable returns something to await.
         await self.round(1)
