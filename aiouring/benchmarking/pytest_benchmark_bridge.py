@@ -37,8 +37,10 @@ def claim(sync_fixture):
     """A check that the test's `benchmark` fixture was not used, which then
     marks it used: it neither warns of being unused nor measures again."""
     def claim_for(mode):
-        if sync_fixture._mode:
-            raise RuntimeError(f"this test already measured with {sync_fixture._mode}")
+        # `_mode` is how pytest-benchmark's fixture knows it was used.
+        used_as = getattr(sync_fixture, "_mode", None)
+        if used_as:
+            raise RuntimeError(f"this test already measured with {used_as}")
         sync_fixture._mode = mode
     return claim_for
 
