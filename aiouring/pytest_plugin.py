@@ -9,6 +9,9 @@ or in the ini file: ``aiouring_loops = aiouring`` (or a comma-separated list
 of ``aiouring``, ``asyncio``, ``uvloop``). It uses pytest-asyncio's
 ``pytest_asyncio_loop_factories`` hook where the installed pytest-asyncio
 has it (1.5+), and its ``event_loop_policy`` fixture before that.
+
+It also loads the ``abenchmark`` fixture (aiouring.benchmarking.plugin):
+benchmarks of async code, measured on each of those loops and compared.
 """
 
 import asyncio
@@ -16,6 +19,9 @@ import asyncio
 import pytest
 
 import aiouring
+
+# The async benchmark fixture and its per-loop report.
+pytest_plugins = ("aiouring.benchmarking.plugin",)
 
 
 def _uvloop_factory():
@@ -31,7 +37,32 @@ LOOP_FACTORIES = {
 }
 
 
-def _has_loop_factories_hook():
+def loop_name(loop):
+    """The LOOP_FACTORIES name of a loop's kind (its class for other kinds).
+    aiouring's Loop subclasses asyncio's, so it is asked about first."""
+    if isinstance(loop, aiouring.Loop):
+        return "aiouring"
+    if type(loop).__module__.partition(".")[0] == "uvloop":
+        return "uvloop"
+    if isinstance(loop, asyncio.BaseEventLoop):
+        return "asyncio"
+    return f"{type(loop).__module__}.{type(loop).__qualname__}"
+
+
+def selected_loop_name(item):
+    """The name of the loop factory pytest-asyncio runs an item with, None
+    when it uses its default (no loops selected)."""
+    callspec = getattr(item, "callspec", None)
+    factory = callspec.params.get("_asyncio_loop_factory") if callspec else None
+    if factory is None:
+        return None
+    for name, known in LOOP_FACTORIES.items():
+        if factory is known:
+            return name
+    return getattr(factory, "loop_name", None)
+
+
+def has_loop_factories_hook():
     try:
         from pytest_asyncio.plugin import PytestAsyncioSpecs
     except ImportError:
@@ -76,11 +107,11 @@ class LoopFactories:
 
 def pytest_configure(config):
     names = selected_loops(config)      # rejects unknown names at start-up
-    if names and _has_loop_factories_hook():
+    if names and has_loop_factories_hook():
         config.pluginmanager.register(LoopFactories(names), "aiouring-loop-factories")
 
 
-if not _has_loop_factories_hook():
+if not has_loop_factories_hook():
     class _FactoryPolicy(asyncio.DefaultEventLoopPolicy):
         def __init__(self, factory):
             super().__init__()

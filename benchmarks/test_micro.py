@@ -1,38 +1,44 @@
 """Loop micro-benchmarks, each on asyncio, uvloop and aiouring (see
-conftest.py): pytest benchmarks/ --benchmark-only. Each benchmarked call
-does a batch of N operations and checks it really did them."""
+conftest.py): pytest benchmarks/ --benchmark-only. Each test is an async
+test whose loop is the one measured; each benchmarked call does a batch of N
+operations and checks it really did them."""
 import asyncio
 import os
 import socket
 
 import pytest
 
+import aiouring
+
 N = 1000
 
 
-def test_call_soon_batch(benchmark, loop):
+async def test_call_soon_batch(abenchmark):
     """N call_soon callbacks, then the loop runs them all."""
+    loop = asyncio.get_running_loop()
     count = 0
 
     def cb():
         nonlocal count
         count += 1
 
-    def batch():
+    async def batch():
         nonlocal count
         count = 0
         done = loop.create_future()
         for _ in range(N):
             loop.call_soon(cb)
         loop.call_soon(done.set_result, None)
-        loop.run_until_complete(done)
+        await done
         return count
 
-    assert benchmark(batch) == N
+    assert await abenchmark(batch) == N
 
 
-def test_future_set_result_await(benchmark, loop):
+async def test_future_set_result_await(abenchmark):
     """N times: create a future, set its result, await it."""
+    loop = asyncio.get_running_loop()
+
     async def futures():
         total = 0
         for i in range(N):
@@ -41,12 +47,14 @@ def test_future_set_result_await(benchmark, loop):
             total += await f
         return total
 
-    assert benchmark(lambda: loop.run_until_complete(futures())) == N * (N - 1) // 2
+    assert await abenchmark(futures) == N * (N - 1) // 2
 
 
-def test_future_wakeup(benchmark, loop):
+async def test_future_wakeup(abenchmark):
     """N times: await a future whose result a loop callback sets (one trip
     through the ready queue per future)."""
+    loop = asyncio.get_running_loop()
+
     async def futures():
         for i in range(N):
             f = loop.create_future()
@@ -54,13 +62,13 @@ def test_future_wakeup(benchmark, loop):
             assert await f == i
         return N
 
-    assert benchmark(lambda: loop.run_until_complete(futures())) == N
+    assert await abenchmark(futures) == N
 
 
 TASKS = 10
 
 
-def test_sleep0_task_switch(benchmark, loop):
+async def test_sleep0_task_switch(abenchmark):
     """TASKS tasks each doing N // TASKS `await asyncio.sleep(0)`."""
     async def spin():
         for _ in range(N // TASKS):
@@ -70,44 +78,49 @@ def test_sleep0_task_switch(benchmark, loop):
     async def switches():
         return sum(await asyncio.gather(*(spin() for _ in range(TASKS))))
 
-    assert benchmark(lambda: loop.run_until_complete(switches())) == N
+    assert await abenchmark(switches) == N
 
 
 MSG = b"x" * 1024
 
 
-def test_sock_sendall_recv_pair(benchmark, loop):
-    """N // 10 ping-pongs of 1 KiB over a socketpair with sock_sendall and
-    sock_recv (the other end echoes)."""
+@pytest.fixture
+def socket_pair():
     a, b = socket.socketpair()
     a.setblocking(False)
     b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+async def test_sock_sendall_recv_pair(abenchmark, socket_pair):
+    """N // 10 ping-pongs of 1 KiB over a socketpair with sock_sendall and
+    sock_recv (the other end echoes)."""
+    loop = asyncio.get_running_loop()
+    a, b = socket_pair
     rounds = N // 10
+
+    async def recv_message(sock):
+        data = b""
+        while len(data) < len(MSG):
+            data += await loop.sock_recv(sock, 65536)
+        return data
 
     async def echo():
         for _ in range(rounds):
-            data = b""
-            while len(data) < len(MSG):
-                data += await loop.sock_recv(b, 65536)
-            await loop.sock_sendall(b, data)
+            await loop.sock_sendall(b, await recv_message(b))
 
     async def pingpong():
-        server = loop.create_task(echo())
+        server = asyncio.ensure_future(echo())
         got = 0
         for _ in range(rounds):
             await loop.sock_sendall(a, MSG)
-            data = b""
-            while len(data) < len(MSG):
-                data += await loop.sock_recv(a, 65536)
-            got += len(data)
+            got += len(await recv_message(a))
         await server
         return got
 
-    try:
-        assert benchmark(lambda: loop.run_until_complete(pingpong())) == rounds * len(MSG)
-    finally:
-        a.close()
-        b.close()
+    assert await abenchmark(pingpong) == rounds * len(MSG)
 
 
 FILES = 20
@@ -125,11 +138,10 @@ def small_files(tmp_path):
     return paths
 
 
-def test_small_file_read(benchmark, loop, loop_name, small_files):
+async def test_small_file_read(abenchmark, small_files):
     """FILES files of 4 KiB: open, read, close each, one after another:
     aiouring.open on aiouring, aiofiles.open (a thread pool) on the others."""
-    if loop_name == "aiouring":
-        import aiouring
+    if isinstance(asyncio.get_running_loop(), aiouring.Loop):
         open_ = aiouring.open
     else:
         aiofiles = pytest.importorskip("aiofiles")
@@ -142,4 +154,4 @@ def test_small_file_read(benchmark, loop, loop_name, small_files):
                 total += len(await f.read())
         return total
 
-    assert benchmark(lambda: loop.run_until_complete(read_all())) == FILES * FILE_SIZE
+    assert await abenchmark(read_all) == FILES * FILE_SIZE

@@ -2,6 +2,7 @@
 
 import asyncio
 import errno
+import os
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ import textwrap
 import pytest
 
 import aiouring
+import io_uring_blocker
 
 
 def test_run_uses_an_aiouring_loop_and_closes_it():
@@ -119,22 +121,10 @@ def test_one_enter_per_iteration_submits_many_operations():
 
 
 SECCOMP_PROGRAM = textwrap.dedent("""
-    import ctypes, errno, struct, sys
-    # A seccomp filter, as a container runtime installs, that fails
-    # io_uring_setup (x86_64 syscall 425) with {err}.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
-    def stmt(code, k): return struct.pack("HBBI", code, 0, 0, k)
-    def jump(code, k, jt, jf): return struct.pack("HBBI", code, jt, jf, k)
-    filt = (stmt(0x20, 0)                        # ld [nr]
-            + jump(0x15, 425, 0, 1)              # jeq 425
-            + stmt(0x06, 0x00050000 | {err})     # ret ERRNO
-            + stmt(0x06, 0x7fff0000))            # ret ALLOW
-    buf = ctypes.create_string_buffer(filt)
-    prog = struct.pack("HxxxxxxQ", len(filt) // 8, ctypes.addressof(buf))
-    prog_buf = ctypes.create_string_buffer(prog)
-    assert libc.prctl(38, 1, 0, 0, 0) == 0       # PR_SET_NO_NEW_PRIVS
-    assert libc.prctl(22, 2, ctypes.addressof(prog_buf), 0, 0) == 0, ctypes.get_errno()
+    import sys
+    sys.path.insert(0, {tests!r})
+    import io_uring_blocker
+    io_uring_blocker.block({err})
     import aiouring
     try:
         aiouring.new_event_loop()
@@ -146,12 +136,12 @@ SECCOMP_PROGRAM = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or
-                    __import__("platform").machine() != "x86_64",
+@pytest.mark.skipif(not io_uring_blocker.SUPPORTED,
                     reason="the seccomp filter is written for x86_64")
 @pytest.mark.parametrize("err", [errno.ENOSYS, errno.EPERM])
 def test_seccomp_blocking_io_uring_gives_a_clear_error(err):
-    proc = subprocess.run([sys.executable, "-c", SECCOMP_PROGRAM.format(err=err)],
+    program = SECCOMP_PROGRAM.format(tests=os.path.dirname(__file__), err=err)
+    proc = subprocess.run([sys.executable, "-c", program],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     first, second = proc.stdout.splitlines()
