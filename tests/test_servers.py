@@ -103,6 +103,17 @@ def check_clean_exit(server, workers, sig=signal.SIGTERM):
     assert "Traceback" not in server.output, server.output
 
 
+def check_two_aiouring_workers(server, reports):
+    """Two worker processes (not the master) run aiouring, serve, and go
+    away with the master."""
+    workers = wait_for_reports(server, reports, 2)
+    assert list(workers.values()) == [AIOURING] * 2
+    assert server.proc.pid not in workers
+    server.wait_until_listening()
+    check_served_by_workers(server, workers)
+    check_clean_exit(server, workers)
+
+
 def serve(app_dir, *args):
     return Server([sys.executable, "-m", *args], cwd=app_dir,
                   env={"LOOP_REPORT_DIR": str(app_dir / "reports")})
@@ -111,12 +122,7 @@ def serve(app_dir, *args):
 def test_uvicorn_workers_each_run_aiouring(app_dir):
     with serve(app_dir, "uvicorn", "app:asgi", "--loop", "aiouring:new_event_loop",
                "--workers", "2", "--port", "{port}", "--lifespan", "on") as server:
-        workers = wait_for_reports(server, app_dir / "reports", 2)
-        assert list(workers.values()) == [AIOURING] * 2
-        assert server.proc.pid not in workers
-        server.wait_until_listening()
-        check_served_by_workers(server, workers)
-        check_clean_exit(server, workers)
+        check_two_aiouring_workers(server, app_dir / "reports")
 
 
 def gunicorn_options():
@@ -133,12 +139,7 @@ def test_gunicorn_master_with_two_aiouring_workers(app_dir, worker_class, app):
                f"aiouring.gunicorn.{worker_class}", "--workers", "2",
                "--bind", "127.0.0.1:{port}", "--graceful-timeout", "10",
                *gunicorn_options()) as server:
-        workers = wait_for_reports(server, app_dir / "reports", 2)
-        assert list(workers.values()) == [AIOURING] * 2
-        assert server.proc.pid not in workers
-        server.wait_until_listening()
-        check_served_by_workers(server, workers)
-        check_clean_exit(server, workers)
+        check_two_aiouring_workers(server, app_dir / "reports")
     assert "Booting worker" in server.output
 
 
