@@ -34,6 +34,10 @@ def io_uring_disabled():
     set_to(old)
 
 
+FEATURES = ("import aiouring; f = aiouring.features(); "
+            "print(f['io_uring'], f['unavailable_reason'])")
+
+
 def test_disabled_by_sysctl_gives_a_clear_error(io_uring_disabled):
     io_uring_disabled(2)
     with pytest.raises(aiouring.RingUnavailableError) as info:
@@ -41,7 +45,14 @@ def test_disabled_by_sysctl_gives_a_clear_error(io_uring_disabled):
     assert info.value.errno == errno.EPERM
     assert "kernel.io_uring_disabled=2" in str(info.value)
     assert isinstance(info.value, OSError)
-    assert aiouring.features()["io_uring"] is False
+    # features() probes once per process: ask a fresh one, so this process
+    # keeps its answer for io_uring enabled.
+    proc = subprocess.run([sys.executable, "-c", FEATURES], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    available, reason = proc.stdout.split(" ", 1)
+    assert available == "False"
+    assert "kernel.io_uring_disabled=2" in reason
 
 
 UNPRIVILEGED = textwrap.dedent("""
