@@ -158,9 +158,9 @@ def test_uvicorn_serves_under_seccomp_with_the_fallback(tmp_path):
     assert "Finished server process" in server.output
     assert "io_uring is unavailable, so this process runs on uvloop.Loop" in server.output
 
-    refused = Server(no_io_uring.command(
-        errno.EPERM, sys.executable, "-m", "uvicorn", "loopapp:app", "--loop",
-        "aiouring:new_event_loop", "--port", "{port}"), cwd=tmp_path)
-    assert refused.wait(60) != 0
+    with Server(no_io_uring.command(
+            errno.EPERM, sys.executable, "-m", "uvicorn", "loopapp:app", "--loop",
+            "aiouring:new_event_loop", "--port", "{port}"), cwd=tmp_path) as refused:
+        assert refused.wait(60) != 0
     assert "RingUnavailableError" in refused.output
     assert "seccomp" in refused.output
