@@ -1,12 +1,15 @@
 """aiouring: a drop-in asyncio event loop driven by Linux io_uring.
 
-    import aiouring
-    aiouring.run(main())            # like asyncio.run(), on an io_uring loop
-    aiouring.install()              # make asyncio use aiouring everywhere
+    import asyncio, aiouring
+    asyncio.run(main(), loop_factory=aiouring.new_event_loop)   # Python 3.12+
+    aiouring.run(main())                       # the same, on Python 3.11 too
+    with asyncio.Runner(loop_factory=aiouring.new_event_loop) as runner: ...
 """
 
 import asyncio
+import sys
 
+from . import fallback as _fallback
 from . import fs, ops
 from .errors import (CANCELLED, ChainCancelledError, ChainError,
                      ChainTimeoutError, RingUnavailableError)
@@ -15,38 +18,64 @@ from .files import open, running_loop
 from .fs import read_bytes, read_text, write_bytes, write_text
 from .loop import Loop
 
-__all__ = ["Loop", "EventLoopPolicy", "RingUnavailableError", "features",
-           "install", "new_event_loop", "run", "open", "chain", "ops", "fs",
+__all__ = ["Loop", "RingUnavailableError", "features", "new_event_loop", "run",
+           "open", "chain", "ops", "fs",
            "read_bytes", "read_text", "write_bytes", "write_text",
            "ChainError", "ChainTimeoutError", "ChainCancelledError", "CANCELLED"]
+
+# asyncio's policies exist up to Python 3.15, and so do aiouring's.
+if sys.version_info < (3, 16):
+    from .policy import EventLoopPolicy, install
+    __all__ += ["EventLoopPolicy", "install"]
 
 __version__ = "0.1.0"
 
 
-def new_event_loop():
-    """Returns a new aiouring event loop.
+def new_event_loop(*, fallback=None):
+    """Returns a new aiouring event loop: the loop factory to give
+    asyncio.run(), asyncio.Runner, uvicorn (``--loop
+    aiouring:new_event_loop``), anyio and pytest-asyncio.
 
-    Raises RingUnavailableError (an OSError) when io_uring cannot be used."""
-    return Loop()
+    Raises RingUnavailableError (an OSError whose message says why and how
+    to fix it) when this machine refuses io_uring, unless a fallback is
+    asked for: ``fallback="uvloop"`` (uvloop's loop if installed, else
+    asyncio's) or ``"asyncio"``; the default None reads the environment
+    variable AIOURING_FALLBACK, and False never falls back. A fallback logs
+    the reason once per process (logger "aiouring", level WARNING)."""
+    kind = _fallback.choice(fallback)
+    try:
+        return Loop()
+    except RingUnavailableError as exc:
+        if kind is None:
+            raise
+        return _fallback.fallback_loop(kind, exc)
 
 
-class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
-    """An event loop policy whose loops are aiouring loops."""
-
-    def _loop_factory(self):
-        return new_event_loop()
-
-
-def install():
-    """Makes asyncio create aiouring loops (sets EventLoopPolicy)."""
-    asyncio.set_event_loop_policy(EventLoopPolicy())
-
-
-def run(main, *, debug=None):
-    """Runs coroutine main on a new aiouring loop, as asyncio.run() does,
-    and closes the loop. Ctrl-C cancels main, as under asyncio.run()."""
-    with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
+def run(main, *, loop_factory=None, debug=None, fallback=None, **run_kwargs):
+    """Runs coroutine main on a new aiouring loop and closes the loop, as
+    asyncio.run() does (Ctrl-C cancels main; asyncgens and the default
+    executor are shut down). loop_factory replaces aiouring's own factory;
+    fallback is new_event_loop()'s; other keywords go to asyncio.Runner."""
+    if asyncio._get_running_loop() is not None:
+        # Checked before a loop is made (asyncio.Runner checks it later).
+        raise RuntimeError("aiouring.run() cannot be called from a running event loop")
+    if loop_factory is None:
+        _fallback.choice(fallback)
+        loop_factory = lambda: new_event_loop(fallback=fallback)   # noqa: E731
+    elif fallback is not None:
+        raise TypeError("aiouring.run(): fallback applies to aiouring's own "
+                        "loop factory, not to loop_factory")
+    with asyncio.Runner(loop_factory=loop_factory, debug=debug, **run_kwargs) as runner:
         return runner.run(main)
+
+
+def __getattr__(name):
+    if name in ("install", "EventLoopPolicy"):
+        raise AttributeError(
+            f"aiouring.{name} went with asyncio's event loop policies in "
+            "Python 3.16; use aiouring.run(main) or "
+            "asyncio.run(main, loop_factory=aiouring.new_event_loop)")
+    raise AttributeError(f"module 'aiouring' has no attribute {name!r}")
 
 
 def chain(*steps, timeout=None):

@@ -11,4 +11,6 @@ async def main():
     print(type(loop).__name__, result)
 
 
-aiouring.run(main())        # or: aiouring.install(); asyncio.run(main())
+# Python 3.12+: asyncio.run(main(), loop_factory=aiouring.new_event_loop)
+with asyncio.Runner(loop_factory=aiouring.new_event_loop) as runner:
+    runner.run(main())

@@ -9,6 +9,7 @@ handler; the loop is closed and garbage collected afterwards.
 import asyncio
 import gc
 import os
+import ssl
 
 import pytest
 from hypothesis import settings
@@ -102,3 +103,16 @@ async def aloop(request, handler_calls):
     running.set_exception_handler(handler_calls)
     yield running
     assert not handler_calls, f"unexpected exception handler calls: {handler_calls}"
+
+
+@pytest.fixture(scope="session")
+def tls_contexts():
+    """(server, client) SSL contexts: a certificate for localhost and
+    127.0.0.1 issued by a throwaway CA (trustme) that the client trusts."""
+    import trustme
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-import io_uring_blocker
+import no_io_uring
 from aiouring.benchmarking import report
 from aiouring.benchmarking.measure import Measurement, PrecisionGoal, Settings
 from aiouring.benchmarking.results import Measured, NotMeasured, Results
@@ -469,14 +469,14 @@ def test_baseline_must_be_a_selected_loop(project):
     result.stderr.fnmatch_lines(["*--aiouring-baseline=uvloop is not among the selected*"])
 
 
-@pytest.mark.skipif(not io_uring_blocker.SUPPORTED,
+@pytest.mark.skipif(not no_io_uring.SUPPORTED,
                     reason="the seccomp filter is written for x86_64")
 def test_a_loop_that_cannot_be_created_is_skipped_with_the_reason(project):
     project.makeconftest(f"""
         import errno, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})
-        import io_uring_blocker
-        io_uring_blocker.block(errno.EPERM)     # as Docker's default profile
+        import no_io_uring
+        no_io_uring.install(errno.EPERM)     # as Docker's default profile
     """)
     project.makepyfile(test_mixed=BENCH_AND_PLAIN)
     result = run(project, "-rs", "--aiouring-loops=asyncio,aiouring")

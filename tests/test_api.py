@@ -1,8 +1,9 @@
-"""The public API: install(), run(), the policy, features() and errors."""
+"""The public API: new_event_loop(), run(), the policy and install(),
+features() and errors. (The sysctl that disables io_uring is global, so
+its test runs in the Linux 7.x guest: tests/kernel/test_io_uring_disabled.py.)"""
 
 import asyncio
 import errno
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ import textwrap
 import pytest
 
 import aiouring
-import io_uring_blocker
+import no_io_uring
 
 
 def test_run_uses_an_aiouring_loop_and_closes_it():
@@ -32,6 +33,52 @@ def test_run_debug_flag():
     assert aiouring.run(main(), debug=True) is True
 
 
+def test_run_takes_asyncio_runs_arguments():
+    async def main():
+        loop = asyncio.get_running_loop()
+        return type(loop), loop.get_debug()
+
+    assert aiouring.run(main(), loop_factory=asyncio.SelectorEventLoop,
+                        debug=True) == (asyncio.SelectorEventLoop, True)
+    coro = main()
+    with pytest.raises(TypeError, match="fallback applies to aiouring's own"):
+        aiouring.run(coro, loop_factory=asyncio.SelectorEventLoop, fallback="asyncio")
+    with pytest.raises(TypeError):          # asyncio.Runner has no such argument
+        aiouring.run(coro, no_such_argument=1)
+    coro.close()
+
+
+def test_run_refuses_a_running_loop():
+    async def outer():
+        coro = asyncio.sleep(0)
+        try:
+            aiouring.run(coro)
+        finally:
+            coro.close()
+
+    with pytest.raises(RuntimeError, match="cannot be called from a running event loop"):
+        aiouring.run(outer())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="asyncio.run() takes loop_factory from Python 3.12 on")
+def test_asyncio_run_with_loop_factory():
+    async def main():
+        return type(asyncio.get_running_loop())
+
+    assert asyncio.run(main(), loop_factory=aiouring.new_event_loop) is aiouring.Loop
+
+
+def test_runner_with_loop_factory():
+    async def main():
+        return isinstance(asyncio.get_running_loop(), aiouring.Loop)
+
+    with asyncio.Runner(loop_factory=aiouring.new_event_loop) as runner:
+        assert runner.run(main()) is True
+        assert runner.run(main()) is True       # one loop for several runs
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 16), reason="Python 3.16 has no policies")
 def test_install_makes_asyncio_run_use_aiouring():
     old = asyncio.get_event_loop_policy()
     try:
@@ -49,12 +96,47 @@ def test_install_makes_asyncio_run_use_aiouring():
         asyncio.set_event_loop_policy(old)
 
 
-def test_runner_with_loop_factory():
-    async def main():
-        return isinstance(asyncio.get_running_loop(), aiouring.Loop)
+# Every way in, with every warning an error: Python 3.14 deprecates the
+# policy system, and using aiouring's must not warn on 3.11 to 3.15.
+NO_WARNINGS_PROGRAM = textwrap.dedent("""
+    import asyncio, sys
+    import aiouring
 
+    async def kind():
+        return type(asyncio.get_running_loop()).__name__
+
+    seen = [aiouring.run(kind())]
     with asyncio.Runner(loop_factory=aiouring.new_event_loop) as runner:
-        assert runner.run(main()) is True
+        seen.append(runner.run(kind()))
+    if sys.version_info >= (3, 12):
+        seen.append(asyncio.run(kind(), loop_factory=aiouring.new_event_loop))
+    if sys.version_info < (3, 16):
+        policy = aiouring.EventLoopPolicy(fallback="asyncio")
+        loop = policy.new_event_loop()
+        seen.append(type(loop).__name__)
+        loop.close()
+        aiouring.install()
+        seen.append(asyncio.run(kind()))
+    else:
+        for name in ("install", "EventLoopPolicy"):
+            try:
+                getattr(aiouring, name)
+            except AttributeError as exc:
+                assert "loop_factory=aiouring.new_event_loop" in str(exc), exc
+            else:
+                raise AssertionError(name + " exists on Python 3.16")
+    print(" ".join(seen))
+""")
+
+
+def test_no_warnings_from_any_way_in():
+    proc = subprocess.run([sys.executable, "-W", "error", "-X", "dev", "-c",
+                           NO_WARNINGS_PROGRAM], capture_output=True, text=True,
+                          timeout=60, env=no_io_uring.environ())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    expected = 2 + (sys.version_info >= (3, 12)) + 2 * (sys.version_info < (3, 16))
+    assert proc.stdout.split() == ["Loop"] * expected
 
 
 def test_loop_is_an_asyncio_event_loop():
@@ -120,11 +202,8 @@ def test_one_enter_per_iteration_submits_many_operations():
     assert enters < 20      # 50 receives, not one syscall each
 
 
-SECCOMP_PROGRAM = textwrap.dedent("""
+RING_UNAVAILABLE_PROGRAM = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {tests!r})
-    import io_uring_blocker
-    io_uring_blocker.block({err})
     import aiouring
     try:
         aiouring.new_event_loop()
@@ -136,35 +215,16 @@ SECCOMP_PROGRAM = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not io_uring_blocker.SUPPORTED,
-                    reason="the seccomp filter is written for x86_64")
+@pytest.mark.skipif(not no_io_uring.SUPPORTED, reason="the seccomp filter knows "
+                    "x86_64 and arm64 only")
 @pytest.mark.parametrize("err", [errno.ENOSYS, errno.EPERM])
 def test_seccomp_blocking_io_uring_gives_a_clear_error(err):
-    program = SECCOMP_PROGRAM.format(tests=os.path.dirname(__file__), err=err)
-    proc = subprocess.run([sys.executable, "-c", program],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(no_io_uring.command(err, sys.executable, "-c",
+                                              RING_UNAVAILABLE_PROGRAM),
+                          capture_output=True, text=True, timeout=60,
+                          env=no_io_uring.environ())
     assert proc.returncode == 0, proc.stderr
     first, second = proc.stdout.splitlines()
     assert first.startswith(str(err))
     assert "seccomp" in first
     assert second == "False"
-
-
-def test_disabled_by_sysctl_gives_a_clear_error():
-    path = "/proc/sys/kernel/io_uring_disabled"
-    try:
-        with open(path) as f:
-            old = f.read().strip()
-        with open(path, "w") as f:
-            f.write("2")
-    except OSError as exc:
-        pytest.skip(f"cannot change {path}: {exc}")
-    try:
-        with pytest.raises(aiouring.RingUnavailableError) as info:
-            aiouring.new_event_loop()
-    finally:
-        with open(path, "w") as f:
-            f.write(old)
-    assert info.value.errno == errno.EPERM
-    assert "io_uring_disabled" in str(info.value)
-    assert isinstance(info.value, OSError)

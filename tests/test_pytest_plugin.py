@@ -52,3 +52,58 @@ def test_unknown_loop_is_a_usage_error(project):
     result = project.runpytest_subprocess("--aiouring-loops=nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown loop(s) nope*"])
+
+
+def test_flag_gives_no_deprecation_warnings(project):
+    # The plugin uses pytest-asyncio's loop factories, not the deprecated
+    # event_loop_policy fixture override.
+    result = project.runpytest_subprocess("-s", "--aiouring", "-W", "error")
+    result.assert_outcomes(passed=1)
+    assert loops_seen(result) == [["aiouring.loop", "Loop"]]
+
+
+# pytest-asyncio's own way, without aiouring's plugin: a loop factories hook
+# in conftest.py, and loop_scope="module" to share one loop in a module.
+CONFTEST_WITH_HOOK = """
+import aiouring
+
+def pytest_asyncio_loop_factories(config, item):
+    return {"aiouring": aiouring.new_event_loop}
+"""
+
+MODULE_SCOPED_TESTS = """
+import asyncio
+import aiouring
+import pytest
+import pytest_asyncio
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+loops = []
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def server_port():
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+async def test_first(server_port):
+    loops.append(asyncio.get_running_loop())
+    reader, writer = await asyncio.open_connection("127.0.0.1", server_port)
+    assert await reader.read() == b""
+    writer.close()
+
+async def test_second(server_port):
+    loops.append(asyncio.get_running_loop())
+    assert loops[0] is loops[1]
+    assert isinstance(loops[0], aiouring.Loop)
+"""
+
+
+def test_loop_factories_hook_and_module_loop_scope(pytester):
+    pytester.makeconftest(CONFTEST_WITH_HOOK)
+    pytester.makepyfile(test_shared=MODULE_SCOPED_TESTS)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\n"
+                     "asyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_subprocess("-v", "-W", "error")
+    result.assert_outcomes(passed=2)      # test_second checks the loop

@@ -587,10 +587,8 @@ async def test_abort_while_send_in_flight(aloop):
         writer.close()
 
 
-async def test_tls_server_client_and_start_tls(aloop):
-    from test.test_asyncio import utils as test_utils
-    server_ctx = test_utils.simple_server_sslcontext()
-    client_ctx = test_utils.simple_client_sslcontext()
+async def test_tls_server_client_and_start_tls(aloop, tls_contexts):
+    server_ctx, client_ctx = tls_contexts       # the client verifies the server
 
     async def handle(reader, writer):
         while line := await reader.readline():
@@ -626,7 +624,7 @@ async def test_tls_server_client_and_start_tls(aloop):
         reader, writer = await asyncio.open_connection(*addr)
         writer.write(b"STARTTLS\n")
         assert await asyncio.wait_for(reader.readline(), 10) == b"GO\n"
-        await writer.start_tls(client_ctx)
+        await writer.start_tls(client_ctx, server_hostname="localhost")
         writer.write(b"hello\n")
         assert await asyncio.wait_for(reader.read(), 10) == b"secure hello\n"
         writer.close()

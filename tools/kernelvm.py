@@ -14,6 +14,16 @@ software emulation (TCG) from its uncompressed ELF image through the PVH
 entry, and mounts the host's / over virtiofs. COMMAND runs chrooted into it,
 in the current directory, so the same checkout and the same Python run in
 the guest. Output and exit code travel back through a directory on the host.
+
+Why not virtme-ng (tried: 1.42 from PyPI, with this cached kernel): it boots
+the image under TCG, but shares the host's root over 9p, which Debian's
+cloud kernel has only as a module (the boot panics without a root; it would
+need the kernel's module package and an initramfs of them), where this
+harness mounts virtiofs, which that kernel has built in. It does not fetch
+a distribution's kernel, retry the rare early panic, or hand back the
+command's own exit code and output, so all of this file but the QEMU
+command line would stay, plus a new dependency (Debian has virtme-ng only
+in unstable).
 """
 
 import argparse
