@@ -3,21 +3,27 @@
     import aiouring
     aiouring.run(main())            # like asyncio.run(), on an io_uring loop
     aiouring.install()              # make asyncio use aiouring everywhere
+
+Async files have aiofiles' namespace (``import aiouring as aiofiles``):
+open, os, ospath, tempfile, stdin/stdout/stderr(_bytes); on any loop.
 """
 
 import asyncio
 
-from . import fs, ops
+from . import fs, ops, os, ospath, tempfile
 from .errors import (CANCELLED, ChainCancelledError, ChainError,
                      ChainTimeoutError, RingUnavailableError)
 from .features import features
 from .files import open, running_loop
 from .fs import read_bytes, read_text, write_bytes, write_text
 from .loop import Loop
+from .stdio import stderr, stderr_bytes, stdin, stdin_bytes, stdout, stdout_bytes
 
 __all__ = ["Loop", "EventLoopPolicy", "RingUnavailableError", "features",
            "install", "new_event_loop", "run", "open", "chain", "ops", "fs",
-           "read_bytes", "read_text", "write_bytes", "write_text",
+           "read_bytes", "read_text", "write_bytes", "write_text", "os", "ospath",
+           "tempfile", "stdin", "stdout", "stderr", "stdin_bytes", "stdout_bytes",
+           "stderr_bytes",
            "ChainError", "ChainTimeoutError", "ChainCancelledError", "CANCELLED"]
 
 __version__ = "0.1.0"
