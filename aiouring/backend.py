@@ -319,7 +319,7 @@ class ThreadBackend:
 
     def stat(self, path, dir_fd=None, follow_symlinks=True):
         if isinstance(path, int):
-            return self._run(os.fstat, path, fd=path)
+            return self._run(os.stat, path, fd=path)
         return self._run(functools.partial(os.stat, dir_fd=dir_fd,
                                            follow_symlinks=follow_symlinks), path)
 

@@ -15,11 +15,14 @@ after reads goes where reading stands, not past the read-ahead (as a binary
 """
 
 import codecs
+import collections
 import io
 import locale
 import operator
 import os
 import sys
+
+import _multibytecodec
 
 from . import textpos
 
@@ -27,6 +30,10 @@ __all__ = ["AsyncTextIOWrapper"]
 
 CHUNK_SIZE = 8192
 _NEWLINES = (None, "", "\n", "\r", "\r\n")
+# The CJK decoders take any state setstate() is given and can crash on one
+# they did not produce (CPython's own open() does, on iso2022_jp after
+# seek(3)): seek() lets through only states seen from them, per codec.
+_SEEN_STATES = collections.defaultdict(set)
 
 
 def _resolve_encoding(encoding):
@@ -63,6 +70,8 @@ class AsyncTextIOWrapper:
         elif not isinstance(errors, str):
             raise TypeError(f"errors must be str, not {type(errors).__name__}")
         self._codec = self._lookup(encoding)
+        self._guarded = issubclass(self._codec.incrementaldecoder,
+                                   _multibytecodec.MultibyteIncrementalDecoder)
         self._buffer = buffer
         self._encoding = encoding
         self._errors = errors
@@ -182,7 +191,7 @@ class AsyncTextIOWrapper:
             self._decoded, self._used = "", 0
             if self._telling:
                 pending, flags = self._decoder.getstate()
-                self._snapshot = (flags, [pending] if pending else [])
+                self._snapshot = (self._seen(flags), [pending] if pending else [])
         data = await self._buffer.read1(CHUNK_SIZE)
         self._decoded += self._decoder.decode(data, final=not data)
         if data and self._snapshot is not None:
@@ -316,9 +325,29 @@ class AsyncTextIOWrapper:
             self._scratch = self._make_decoder()
         return self._scratch
 
+    def _seen(self, flags):
+        if self._guarded:
+            states = _SEEN_STATES[self._codec.name]
+            if len(states) < 4096:
+                states.add(flags >> 1 if self._universal else flags)
+        return flags
+
+    def _safe_flags(self, flags):
+        """flags, or ValueError where a CJK decoder never produced them; a
+        plain byte position (flags 0) there means the codec's start state."""
+        if not self._guarded:
+            return flags
+        inner = flags >> 1 if self._universal else flags
+        if inner in _SEEN_STATES[self._codec.name]:
+            return flags
+        if inner:
+            raise ValueError("seek(): this cookie's decoder state did not come "
+                             f"from tell() on a {self._codec.name} file")
+        return self._start_flags() | flags
+
     def _start_flags(self):
         if self._fresh_flags is None:
-            self._fresh_flags = self._make_decoder().getstate()[1]
+            self._fresh_flags = self._seen(self._make_decoder().getstate()[1])
         return self._fresh_flags
 
     async def _reading_point(self):
@@ -330,7 +359,7 @@ class AsyncTextIOWrapper:
         if self._snapshot is None:
             # Nothing read ahead: the decoder's state is the state here.
             pending, flags = self._decoder.getstate()
-            return position - len(pending), flags, 0
+            return position - len(pending), self._seen(flags), 0
         flags, chunks = self._snapshot
         if len(chunks) > 1:
             chunks[:] = [b"".join(chunks)]
@@ -341,16 +370,17 @@ class AsyncTextIOWrapper:
         if self._used == len(self._decoded):
             pending, now = self._decoder.getstate()
             if not pending:
-                return position, now, 0
+                return position, self._seen(now), 0
         offset, flags, skip = textpos.locate(
             self._scratch_decoder(), flags, data, self._used,
             len(data) / max(1, len(self._decoded)))
-        return start + offset, flags, skip
+        return start + offset, self._seen(flags), skip
 
     async def tell(self):
         """An opaque cookie for seek(); the byte position wherever the
         decoder is in its plain state (see aiouring.textpos)."""
         self._check_seekable()
+        await self._buffer.flush()      # as the built-in: what was written is out
         position, flags, skip = await self._reading_point()
         if self._decoder is None:
             return position
@@ -387,7 +417,7 @@ class AsyncTextIOWrapper:
         if restart:
             self._decoder.reset()
         else:
-            self._decoder.setstate((b"", flags))
+            self._decoder.setstate((b"", self._safe_flags(flags)))
         if skip:
             while len(self._decoded) < skip and await self._read_chunk():
                 pass
@@ -442,6 +472,8 @@ class AsyncTextIOWrapper:
         if encoding is not None:
             encoding = _resolve_encoding(encoding)
             self._codec = self._lookup(encoding)
+            self._guarded = issubclass(self._codec.incrementaldecoder,
+                                       _multibytecodec.MultibyteIncrementalDecoder)
             self._encoding = encoding
             self._errors = "strict" if errors is None else errors
         elif errors is not None:
