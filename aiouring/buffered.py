@@ -215,9 +215,20 @@ class AsyncBufferedFile:
             raise TypeError("a bytes-like object is required, not 'str'")
         self._drop_read_buffer()
         n = memoryview(data).nbytes
-        self._wbuf += data
-        if len(self._wbuf) >= self.buffer_size:
-            await self.flush()
+        # As the built-in: what fits stays buffered, even to the last byte;
+        # otherwise the buffer goes out first and data larger than a buffer
+        # goes straight to the file. Who shares the descriptor sees writes
+        # reach it at the same moments.
+        if len(self._wbuf) + n <= self.buffer_size:
+            self._wbuf += data
+            return n
+        await self.flush()
+        if n <= self.buffer_size:
+            self._wbuf += data
+            return n
+        written = await self.raw.write(data)
+        if written < n:
+            self._wbuf += memoryview(data).cast("B")[written:]
         return n
 
     async def writelines(self, lines):

@@ -5,10 +5,39 @@ STATX on aiouring's loop, the executor elsewhere)."""
 import os as _os
 import stat as _stat
 
-from .fs import exists, getsize, isdir, isfile, islink, lstat, stat
+from . import fs
+from .fs import lstat, stat
 
 __all__ = ["abspath", "getatime", "getctime", "getmtime", "getsize", "exists",
            "isdir", "isfile", "islink", "ismount", "samefile", "sameopenfile"]
+
+
+# With os.path's parameter names (aiouring.fs has the same queries).
+
+
+async def exists(path):
+    """os.path.exists()."""
+    return await fs.exists(path)
+
+
+async def isfile(path):
+    """os.path.isfile()."""
+    return await fs.isfile(path)
+
+
+async def isdir(s):
+    """os.path.isdir()."""
+    return await fs.isdir(s)
+
+
+async def islink(path):
+    """os.path.islink()."""
+    return await fs.islink(path)
+
+
+async def getsize(filename):
+    """os.path.getsize()."""
+    return (await stat(filename)).st_size
 
 
 async def abspath(path):
@@ -16,19 +45,19 @@ async def abspath(path):
     return _os.path.abspath(path)
 
 
-async def getatime(path):
+async def getatime(filename):
     """os.path.getatime()."""
-    return (await stat(path)).st_atime
+    return (await stat(filename)).st_atime
 
 
-async def getmtime(path):
+async def getmtime(filename):
     """os.path.getmtime()."""
-    return (await stat(path)).st_mtime
+    return (await stat(filename)).st_mtime
 
 
-async def getctime(path):
+async def getctime(filename):
     """os.path.getctime()."""
-    return (await stat(path)).st_ctime
+    return (await stat(filename)).st_ctime
 
 
 async def ismount(path):
@@ -48,9 +77,9 @@ async def ismount(path):
     return here.st_dev != parent.st_dev or here.st_ino == parent.st_ino
 
 
-async def samefile(path1, path2):
+async def samefile(f1, f2):
     """os.path.samefile()."""
-    return _os.path.samestat(await stat(path1), await stat(path2))
+    return _os.path.samestat(await stat(f1), await stat(f2))
 
 
 async def sameopenfile(fp1, fp2):

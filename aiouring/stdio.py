@@ -128,7 +128,10 @@ for _name in _ASYNC_COMMON:
     setattr(AsyncStandardBytes, _name, _delegated(_name))
 for _name in ("read1", "readinto"):
     setattr(AsyncStandardBytes, _name, _delegated(_name))
-for _name in ("detach", "fileno", "readable"):
+# As in aiofiles: readable() is a coroutine on text streams, plain on bytes.
+setattr(AsyncStandardText, "readable", _delegated("readable"))
+setattr(AsyncStandardBytes, "readable", _direct("readable"))
+for _name in ("detach", "fileno"):
     setattr(AsyncStandardText, _name, _direct(_name))
     setattr(AsyncStandardBytes, _name, _direct(_name))
 for _name in ("buffer", "closed", "encoding", "errors", "line_buffering", "newlines",

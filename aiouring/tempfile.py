@@ -237,7 +237,7 @@ class AsyncSpooledTemporaryFile:
         return False if not self._rolled else await self._file.isatty()
 
     def readable(self):
-        return self._file.readable()
+        return self._binary.readable()
 
     async def writable(self):
         return True

@@ -140,7 +140,8 @@ class AsyncTextIOWrapper:
     def _descriptor(self):
         return self.buffer._descriptor()
 
-    def readable(self):
+    async def readable(self):
+        # A coroutine here (plain on binary files), as in aiofiles.
         return self.buffer.readable()
 
     async def writable(self):

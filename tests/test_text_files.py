@@ -249,7 +249,7 @@ def test_attributes_detach_and_reconfigure(on_loop, tmp_path):
                 await f.reconfigure(encoding="utf-8")
             assert await f.read() == ref.read()
             assert f.newlines == ref.newlines == ("\r", "\n", "\r\n")
-            assert f.readable() and await f.writable() and await f.seekable()
+            assert await f.readable() and await f.writable() and await f.seekable()
             assert not await f.isatty()
         await f.reconfigure(line_buffering=True)
         assert f.line_buffering
