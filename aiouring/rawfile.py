@@ -218,6 +218,8 @@ class AsyncFileIO:
             self._closed = True
             try:
                 os.close(self._fd)
+                if self._delete_on_close is not None:   # as the stdlib's temporary files
+                    os.unlink(self._delete_on_close)
             except OSError:
                 pass
 
