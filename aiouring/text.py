@@ -317,7 +317,7 @@ class AsyncTextIOWrapper:
             position = start + end
         self._forget_reading()
         await self._buffer.seek(position)
-        self._encoder.setstate(0) if position else self._encoder.reset()
+        self._position_encoder(position)
 
     # -- positions ------------------------------------------------------------
 
@@ -428,9 +428,12 @@ class AsyncTextIOWrapper:
         return cookie
 
     def _position_encoder(self, where):
-        if self._encoder is not None:
-            # A BOM belongs at the start of the file only.
-            self._encoder.setstate(0) if where else self._encoder.reset()
+        if self._encoder is None:
+            return
+        if where:
+            self._encoder.setstate(0)   # a BOM belongs at the start of the file only
+        else:
+            self._encoder.reset()
 
     async def truncate(self, pos=None):
         await self.flush()

@@ -290,3 +290,26 @@ def test_text_over_a_pipe(on_loop):
                 await f.tell()
             assert [line async for line in f] == ["second\n"]
     on_loop(main())
+
+
+def test_seek_never_hands_a_cjk_decoder_a_state_it_did_not_make(on_loop, tmp_path):
+    """CPython's open() crashes the interpreter reading iso2022_jp after
+    seek(3) (its decoder is given state 0, which it never produces). Here a
+    plain byte position means the codec's start state, and a made-up state
+    is a ValueError."""
+    path = tmp_path / "jp.txt"
+    path.write_bytes("ab日本cd\n".encode("iso2022_jp"))
+
+    async def main():
+        async with aiouring.open(path, encoding="iso2022_jp", errors="replace") as f:
+            await f.seek(1)
+            assert await f.read() == "b" + "日本cd\n"
+            with pytest.raises(ValueError):
+                await f.seek(3 | 12345 << 64)
+            await f.seek(0)
+            await f.read(3)
+            cookie = await f.tell()         # inside the kanji run: a state it made
+            assert await f.read() == "本cd\n"
+            await f.seek(cookie)
+            assert await f.read() == "本cd\n"
+    on_loop(main())
