@@ -4,23 +4,29 @@
     asyncio.run(main(), loop_factory=aiouring.new_event_loop)   # Python 3.12+
     aiouring.run(main())                       # the same, on Python 3.11 too
     with asyncio.Runner(loop_factory=aiouring.new_event_loop) as runner: ...
+
+Async files have aiofiles' namespace (``import aiouring as aiofiles``):
+open, os, ospath, tempfile, stdin/stdout/stderr(_bytes); on any loop.
 """
 
 import asyncio
 import sys
 
 from . import fallback as _fallback
-from . import fs, ops
+from . import fs, ops, os, ospath, tempfile
 from .errors import (CANCELLED, ChainCancelledError, ChainError,
                      ChainTimeoutError, RingUnavailableError)
 from .features import features
 from .files import open, running_loop
 from .fs import read_bytes, read_text, write_bytes, write_text
 from .loop import Loop
+from .stdio import stderr, stderr_bytes, stdin, stdin_bytes, stdout, stdout_bytes
 
 __all__ = ["Loop", "RingUnavailableError", "features", "new_event_loop", "run",
            "open", "chain", "ops", "fs",
-           "read_bytes", "read_text", "write_bytes", "write_text",
+           "read_bytes", "read_text", "write_bytes", "write_text", "os", "ospath",
+           "tempfile", "stdin", "stdout", "stderr", "stdin_bytes", "stdout_bytes",
+           "stderr_bytes",
            "ChainError", "ChainTimeoutError", "ChainCancelledError", "CANCELLED"]
 
 # asyncio's policies exist up to Python 3.15, and so do aiouring's.

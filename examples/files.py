@@ -1,4 +1,5 @@
-"""Async files: every call is an io_uring request (OPENAT, READ, WRITE, ...)."""
+"""Async files: on aiouring's loop every call is an io_uring request (OPENAT,
+READ, WRITE, ...); the same code runs on any other loop through its executor."""
 import os
 import tempfile
 

@@ -95,6 +95,43 @@ def loop(loop_name, handler_calls):
     assert not handler_calls, f"unexpected exception handler calls: {handler_calls}"
 
 
+# Async files run on aiouring's loop (io_uring) and on any other (threads):
+# their tests run on each of these.
+FILE_LOOPS = ("aiouring", "asyncio", "uvloop")
+
+
+class LoopRunner:
+    """Runs coroutines on one loop of the kind asked for; `name` says which."""
+
+    def __init__(self, name, handler_calls):
+        self.name = name
+        self._runner = asyncio.Runner(loop_factory=LOOP_FACTORIES[name])
+        self._handler_calls = handler_calls
+
+    def __call__(self, coro):
+        self._runner.get_loop().set_exception_handler(self._handler_calls)
+        return self._runner.run(coro)
+
+    @property
+    def threads(self):
+        """True where files run in the executor (every loop but aiouring's)."""
+        return self.name != "aiouring"
+
+    def close(self):
+        self._runner.close()
+
+
+@pytest.fixture(params=FILE_LOOPS)
+def on_loop(request, handler_calls):
+    """A callable that runs a coroutine to completion on aiouring's,
+    asyncio's or uvloop's loop (one per test, kept across its examples)."""
+    runner = LoopRunner(request.param, handler_calls)
+    yield runner
+    runner.close()
+    gc.collect()
+    assert not handler_calls, f"unexpected exception handler calls: {handler_calls}"
+
+
 @pytest.fixture
 async def aloop(request, handler_calls):
     """The running loop of an async test, checked to be the one asked for."""

@@ -1,5 +1,8 @@
 """aiouring.open() and aiouring.fs against the built-in open() and os on the
-same data: same bytes, same text, same positions, same errors."""
+same data: same bytes, same positions, same errors -- on aiouring's loop
+(io_uring) and on asyncio's and uvloop's (the executor), through the same
+test bodies (the on_loop fixture). Text files: test_text_files.py; shared
+positions: test_shared_positions.py."""
 
 import asyncio
 import errno
@@ -13,12 +16,8 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 import aiouring
 from aiouring import fs
 
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=int(os.environ.get("AIOURING_EXAMPLES", 40)), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def run(coro):
-    return aiouring.run(coro)
 
 
 # Steps applied to both files: (method, argument).
@@ -83,7 +82,7 @@ async def _apply_async(f, op, arg):
 @given(data=st.binary(max_size=20000) | st.text(alphabet="ab\n\r", max_size=5000).map(str.encode),
        steps=st.lists(read_ops, max_size=12),
        buffering=st.sampled_from([-1, 0, 1, 64, 4096]))
-def test_binary_reads_match_builtin_open(tmp_path, data, steps, buffering):
+def test_binary_reads_match_builtin_open(on_loop, tmp_path, data, steps, buffering):
     path = tmp_path / "data.bin"
     path.write_bytes(data)
     if buffering == 0:
@@ -97,48 +96,7 @@ def test_binary_reads_match_builtin_open(tmp_path, data, steps, buffering):
                 for op, arg in steps:
                     assert await apply_async(got, op, arg) == apply_sync(expected, op, arg), (op, arg)
                 assert await got.tell() == expected.tell()
-    run(main())
-
-
-text_ops = st.one_of(
-    st.tuples(st.just("read"), st.integers(-1, 3000)),
-    st.tuples(st.just("readline"), st.integers(-1, 100)),
-    st.tuples(st.just("readlines"), st.integers(-1, 100)),
-    st.tuples(st.just("tellseek"), st.none()),
-)
-
-
-@SETTINGS
-@given(text=st.text(alphabet=st.sampled_from("aé€\n\r𝄞 x"), max_size=3000),
-       encoding=st.sampled_from(["utf-8", "utf-16", "latin-1", "cp1252", "utf-8-sig"]),
-       newline=st.sampled_from([None, "", "\n", "\r", "\r\n"]),
-       steps=st.lists(text_ops, max_size=10))
-def test_text_reads_match_builtin_open(tmp_path, text, encoding, newline, steps):
-    path = tmp_path / "data.txt"
-    path.write_bytes(text.encode(encoding, errors="replace"))
-
-    async def main():
-        with open(path, "r", encoding=encoding, errors="replace", newline=newline) as expected:
-            async with aiouring.open(path, "r", encoding=encoding, errors="replace",
-                                     newline=newline) as got:
-                for op, arg in steps:
-                    if op == "tellseek":
-                        # Cookies are opaque (and differ between io and _pyio):
-                        # what must match is reading on from where tell() was.
-                        # After readlines(hint) stopped early, both refuse
-                        # tell() (telling is disabled by next()).
-                        try:
-                            expected_cookie = expected.tell()
-                        except OSError:
-                            with pytest.raises(OSError):
-                                await got.tell()
-                            continue
-                        expected.seek(expected_cookie)
-                        await got.seek(await got.tell())
-                        continue
-                    assert await getattr(got, op)(arg) == getattr(expected, op)(arg), (op, arg)
-                assert [line async for line in got] == list(expected)
-    run(main())
+    on_loop(main())
 
 
 write_ops = st.one_of(
@@ -155,7 +113,7 @@ write_ops = st.one_of(
 @example(initial=b"\x00", mode="a+b", steps=[("seek", (0, 0)), ("write", b"")], buffering=0)
 @given(initial=st.binary(max_size=5000), mode=st.sampled_from(["r+b", "w+b", "a+b", "wb", "ab", "xb"]),
        steps=st.lists(write_ops, max_size=12), buffering=st.sampled_from([-1, 0, 100]))
-def test_writes_match_builtin_open(tmp_path, initial, mode, steps, buffering):
+def test_writes_match_builtin_open(on_loop, tmp_path, initial, mode, steps, buffering):
     a, b = tmp_path / "a", tmp_path / "b"
     for p in (a, b):
         if p.exists():
@@ -182,29 +140,11 @@ def test_writes_match_builtin_open(tmp_path, initial, mode, steps, buffering):
                         assert (await apply_async(got, op, arg)
                                 == apply_sync(expected, op, arg)), (op, arg)
                     assert await got.tell() == expected.tell(), op
-    run(main())
+    on_loop(main())
     assert b.read_bytes() == a.read_bytes()
 
 
-@SETTINGS
-@given(chunks=st.lists(st.text(alphabet="ab\né€\r", max_size=300), max_size=8),
-       encoding=st.sampled_from(["utf-8", "utf-16", "latin-1"]),
-       newline=st.sampled_from([None, "", "\n", "\r", "\r\n"]))
-def test_text_writes_match_builtin_open(tmp_path, chunks, encoding, newline):
-    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
-
-    async def main():
-        with open(a, "w", encoding=encoding, errors="replace", newline=newline) as expected:
-            async with aiouring.open(b, "w", encoding=encoding, errors="replace",
-                                     newline=newline) as got:
-                for chunk in chunks:
-                    assert await got.write(chunk) == expected.write(chunk)
-                assert await got.tell() == expected.tell()
-    run(main())
-    assert b.read_bytes() == a.read_bytes()
-
-
-def test_attributes_and_iteration(tmp_path):
+def test_attributes_and_iteration(on_loop, tmp_path):
     path = tmp_path / "f.txt"
     path.write_text("one\ntwo\nthree")
 
@@ -218,7 +158,7 @@ def test_attributes_and_iteration(tmp_path):
         async with aiouring.open(path, "rb") as b:
             assert [line async for line in b] == [b"one\n", b"two\n", b"three"]
             assert b.mode == "rb"
-    run(main())
+    on_loop(main())
 
 
 def builtin_error(fn):
@@ -237,7 +177,7 @@ async def aiouring_error(coro):
     raise AssertionError("no error")
 
 
-def test_errors_match_builtins(tmp_path):
+def test_errors_match_builtins(on_loop, tmp_path):
     missing = str(tmp_path / "missing")
     directory = str(tmp_path)
     existing = tmp_path / "existing"
@@ -262,6 +202,13 @@ def test_errors_match_builtins(tmp_path):
         (lambda: os.rename(missing, missing + "2"), lambda: fs.rename(missing, missing + "2")),
         (lambda: os.link(missing, missing + "2"), lambda: fs.link(missing, missing + "2")),
         (lambda: os.symlink("t", str(existing)), lambda: fs.symlink("t", str(existing))),
+        (lambda: open(9999, "rb"), lambda: aiouring.open(9999, "rb")),
+        (lambda: os.stat(9999), lambda: fs.stat(9999)),
+        (lambda: os.stat("x", dir_fd=9999), lambda: fs.stat("x", dir_fd=9999)),
+        (lambda: os.readlink(directory), lambda: aiouring.os.readlink(directory)),
+        (lambda: os.removedirs(missing), lambda: aiouring.os.removedirs(missing)),
+        (lambda: os.renames(missing, missing + "2"),
+         lambda: aiouring.os.renames(missing, missing + "2")),
     ]
     if unreadable:
         cases.append((lambda: open(unreadable), lambda: aiouring.open(unreadable)))
@@ -272,10 +219,10 @@ def test_errors_match_builtins(tmp_path):
         for sync, coro in [(lambda: open(missing, "rb").read(), fs.read_bytes(missing)),
                            (lambda: open(directory, "rb").read(), fs.read_bytes(directory))]:
             assert await aiouring_error(coro) == builtin_error(sync)
-    run(main())
+    on_loop(main())
 
 
-def test_fs_helpers(tmp_path):
+def test_fs_helpers(on_loop, tmp_path):
     async def main():
         p = tmp_path / "a"
         assert await fs.write_bytes(p, b"abc") == 3
@@ -309,10 +256,10 @@ def test_fs_helpers(tmp_path):
         with open(p, "rb") as src, open(tmp_path / "copy", "wb") as dst:
             assert await fs.sendfile(dst, src, 10, 10 ** 6) == len(big) - 10
         assert (tmp_path / "copy").read_bytes() == big[10:]
-    run(main())
+    on_loop(main())
 
 
-def test_large_read_is_split_and_matches(tmp_path):
+def test_large_read_is_split_and_matches(on_loop, tmp_path):
     p = tmp_path / "big"
     data = os.urandom(5 * 1024 * 1024 + 123)
     p.write_bytes(data)
@@ -322,10 +269,10 @@ def test_large_read_is_split_and_matches(tmp_path):
             assert await f.read() == data
             await f.seek(1000)
             assert await f.read(3 * 1024 * 1024) == data[1000:1000 + 3 * 1024 * 1024]
-    run(main())
+    on_loop(main())
 
 
-def test_o_direct_with_aligned_buffers(tmp_path):
+def test_o_direct_with_aligned_buffers(on_loop, tmp_path):
     p = tmp_path / "direct"
     data = os.urandom(64 * 1024)
     p.write_bytes(data)
@@ -340,33 +287,40 @@ def test_o_direct_with_aligned_buffers(tmp_path):
             buf = aiouring.ops.buffer(4096)
             assert await f.readinto(buf) == 4096
             assert bytes(buf) == data[8192:12288]
-    run(main())
+    on_loop(main())
 
 
-def test_cancelled_read_leaves_position(tmp_path):
+@pytest.mark.parametrize("started", [False, True])
+def test_cancelled_read_leaves_position(on_loop, tmp_path, started):
+    """A file opened by name keeps its own position: a read cancelled before
+    or while its request (or thread) runs leaves it where it was."""
     async def main():
-        r, w = os.pipe()
         p = tmp_path / "f"
         p.write_bytes(b"0123456789")
-        async with aiouring.open(p, "rb", buffering=0) as f:
-            await f.read(3)
-            task = asyncio.ensure_future(f.read(4))
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert await f.tell() == 3
-            assert await f.read() == b"3456789"
-        os.close(r)
-        os.close(w)
-    run(main())
+        for buffering in (0, -1):
+            async with aiouring.open(p, "rb", buffering=buffering) as f:
+                assert await f.read(3) == b"012"
+                task = asyncio.ensure_future(f.read(4))
+                if started:
+                    await asyncio.sleep(0)      # submitted / handed to a thread
+                task.cancel()
+                try:
+                    got = await task            # it may have finished first
+                except asyncio.CancelledError:
+                    got = b""
+                assert await f.tell() == 3 + len(got)
+                assert await f.read() == b"3456789"[len(got):]
+    on_loop(main())
 
 
-def test_ten_thousand_small_files_without_fd_leaks(tmp_path):
+def test_ten_thousand_small_files_without_fd_leaks(on_loop, tmp_path):
+    count = 1_000 if on_loop.threads else 10_000
     files = []
-    for i in range(10_000):
+    for i in range(count):
         p = tmp_path / f"{i}"
         p.write_bytes(b"%d" % i)
         files.append(p)
+    on_loop(asyncio.sleep(0))       # the loop's own descriptors exist from here
     fds_before = len(os.listdir("/proc/self/fd"))
 
     async def main():
@@ -380,19 +334,27 @@ def test_ten_thousand_small_files_without_fd_leaks(tmp_path):
                     async with aiouring.open(p, "rb") as f:
                         assert await f.read() == b"%d" % i
         await asyncio.gather(*(one(i, p) for i, p in enumerate(files)))
-        assert asyncio.get_running_loop()._link_stats()["direct_descriptors"] == 0
-    run(main())
+        if not on_loop.threads:
+            assert asyncio.get_running_loop()._link_stats()["direct_descriptors"] == 0
+    on_loop(main())
     assert len(os.listdir("/proc/self/fd")) == fds_before
 
 
-def test_open_needs_an_aiouring_loop(tmp_path):
+def test_backend_follows_the_running_loop(on_loop, tmp_path):
+    """io_uring on aiouring's loop, the executor on any other; what only a
+    ring can do (chains) still says it needs aiouring's loop."""
     async def main():
-        with pytest.raises(RuntimeError, match="aiouring loop"):
-            await aiouring.open(tmp_path / "x", "w")
-    asyncio.run(main())
+        kind = aiouring.backend.current().kind
+        assert kind == ("thread" if on_loop.threads else "ring")
+        async with aiouring.open(tmp_path / "x", "w") as f:
+            assert f.buffer.raw._backend.kind == kind
+        if on_loop.threads:
+            with pytest.raises(RuntimeError, match="aiouring loop"):
+                await aiouring.chain(aiouring.ops.nop())
+    on_loop(main())
 
 
-def test_files_on_tmpfs_where_nowait_reads_are_refused():
+def test_files_on_tmpfs_where_nowait_reads_are_refused(on_loop):
     """tmpfs answers RWF_NOWAIT reads with EOPNOTSUPP: reads retry without it."""
     import tempfile
     assert os.path.ismount("/dev/shm")
@@ -411,7 +373,7 @@ def test_files_on_tmpfs_where_nowait_reads_are_refused():
             buf = bytearray(100)
             assert await f.readinto(buf) == 100 and bytes(buf) == payload[:100]
     try:
-        run(main())
+        on_loop(main())
     finally:
         os.unlink(path)
         os.rmdir(directory)

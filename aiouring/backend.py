@@ -1,0 +1,427 @@
+"""The one seam between async files and what performs their I/O.
+
+aiouring.open, aiouring.fs, aiouring.os and aiouring.tempfile never touch a
+loop or the ring themselves: they ask ``current()`` for the backend of the
+running loop and await its methods, whose arguments and errors are the os
+module's (``offset`` -1 means the descriptor's own position, as read(2) and
+write(2) use it).
+
+- RingBackend, on an aiouring loop: every call is an io_uring request (or
+  one linked chain); directory listings and calls without an opcode run in
+  the loop's executor.
+- ThreadBackend, on any other loop (asyncio's, uvloop's, ...): every call
+  is the os function run in the loop's executor, as aiofiles does.
+
+A thread cannot be stopped mid-call, so on ThreadBackend a cancelled call
+goes on to its end: a descriptor it opened is closed, and the next call on
+the same descriptor (close() included) waits for it, so a cancelled write
+never lands after a later one or on a reused descriptor number.
+"""
+
+import asyncio
+import errno
+import functools
+import mmap
+import os
+import threading
+import weakref
+
+from . import ops
+from ._ring import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
+                    AT_SYMLINK_NOFOLLOW)
+from .errors import ChainError
+from .loop import Loop
+
+__all__ = ["current", "RingBackend", "ThreadBackend"]
+
+_ALIGN = 4096
+# read_file: files up to this size are read by one chain (one wake-up).
+SMALL_FILE = 64 * 1024
+
+
+def _dir_fd(dir_fd):
+    return AT_FDCWD if dir_fd is None else dir_fd
+
+
+def _aligned(size):
+    return max(_ALIGN, (size + _ALIGN - 1) & ~(_ALIGN - 1))
+
+
+class RingBackend:
+    """File and path operations as io_uring requests on an aiouring loop."""
+
+    kind = "ring"
+
+    def __init__(self, loop, executor=None):
+        self.loop = loop
+        self.executor = executor
+        # The hot paths are the loop's own methods: no extra frame per call.
+        self.read = loop._files.read
+        self.readinto = loop._files.readinto
+        self.write = loop._files.write
+        self.close = loop._files.close
+
+    def call(self, func, *args, **kwargs):
+        """func(*args, **kwargs) in the executor (no io_uring opcode for it)."""
+        return self.loop.run_in_executor(self.executor,
+                                         functools.partial(func, *args, **kwargs))
+
+    def open(self, path, flags, mode=0o666, dir_fd=None):
+        return self.loop._files.openat(path, flags, mode, _dir_fd(dir_fd))
+
+    async def read_aligned(self, fd, size, offset):
+        # O_DIRECT wants aligned memory and sizes: read through a (fixed,
+        # when the ring can register it) aligned buffer.
+        bounce = ops.buffer(_aligned(size))
+        n = await self.loop._files.readinto(fd, bounce, offset)
+        return bytes(memoryview(bounce)[:min(n, size)])
+
+    def stat(self, path, dir_fd=None, follow_symlinks=True):
+        if isinstance(path, int):
+            return self.loop._files.statx(b"", path, AT_EMPTY_PATH, filename=path)
+        return self.loop._files.statx(path, _dir_fd(dir_fd),
+                                     0 if follow_symlinks else AT_SYMLINK_NOFOLLOW)
+
+    def fsync(self, fd, datasync=False):
+        return self.loop._files.fsync(fd, datasync)
+
+    def fallocate(self, fd, mode, offset, length):
+        return self.loop._files.fallocate(fd, mode, offset, length)
+
+    def fadvise(self, fd, offset, length, advice):
+        return self.loop._files.fadvise(fd, offset, length, advice)
+
+    def ftruncate(self, fd, length):
+        if "FTRUNCATE" in _kernel_opcodes():
+            return self.loop._files.ftruncate(fd, length)
+        return self.call(os.ftruncate, fd, length)      # before Linux 6.9
+
+    def unlink(self, path, dir_fd=None, directory=False):
+        return self.loop._files.unlinkat(path, _dir_fd(dir_fd),
+                                        AT_REMOVEDIR if directory else 0)
+
+    def mkdir(self, path, mode=0o777, dir_fd=None):
+        return self.loop._files.mkdirat(path, mode, _dir_fd(dir_fd))
+
+    def rename(self, src, dst, src_dir_fd=None, dst_dir_fd=None):
+        return self.loop._files.renameat(src, dst, _dir_fd(src_dir_fd),
+                                        _dir_fd(dst_dir_fd), 0)
+
+    def link(self, src, dst, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
+        return self.loop._files.linkat(src, dst, _dir_fd(src_dir_fd), _dir_fd(dst_dir_fd),
+                                      AT_SYMLINK_FOLLOW if follow_symlinks else 0)
+
+    def symlink(self, src, dst, dir_fd=None):
+        return self.loop._files.symlinkat(src, dst, _dir_fd(dir_fd))
+
+    async def sendfile(self, out_fd, in_fd, offset, count):
+        """Up to count bytes of in_fd (from offset, or its position when
+        None) to out_fd: the loop's splice pump (linked SPLICEs through a
+        pipe, as loop.sendfile uses)."""
+        pump = self.loop._files.splice_pump(in_fd, -1 if offset is None else offset, out_fd)
+        return await pump.run(count)
+
+    async def read_file(self, path):
+        """The whole file. Up to SMALL_FILE bytes cost one chain -- OPENAT
+        into a direct descriptor, READ, CLOSE -- and one wake-up; a larger
+        file goes on with ordinary reads. (No STATX step: the kernel runs
+        STATX on a worker thread, which costs more than it tells; a short
+        READ already says where the file ends.)"""
+        opened = ops.openat(path, os.O_RDONLY, direct=True)
+        try:
+            results = await self.loop.chain(
+                opened, ops.read(opened, SMALL_FILE, 0, hardlink=True), ops.close(opened))
+            content = results[1]
+        except ChainError as exc:
+            failed = exc.results[exc.step]
+            if exc.step == 1 and not isinstance(failed, OSError):
+                content = failed            # a short read: the whole file
+            elif isinstance(failed, OSError):
+                raise OSError(failed.errno, failed.strerror, path) from None
+            else:
+                raise OSError(exc.errno, exc.strerror, path) from None
+        if len(content) < SMALL_FILE:
+            return content
+        chunks, offset = [content], len(content)
+        fd = await self.open(path, os.O_RDONLY)
+        try:
+            while chunk := await self.read(fd, 4 << 20, offset):
+                chunks.append(chunk)
+                offset += len(chunk)
+        finally:
+            await self.close(fd)
+        return b"".join(chunks)
+
+
+_opcodes = None
+
+
+def _kernel_opcodes():
+    global _opcodes
+    if _opcodes is None:
+        from .features import features
+        _opcodes = frozenset(features()["opcodes"])
+    return _opcodes
+
+
+# -- the thread pool ---------------------------------------------------------
+
+_QUEUED, _RUNNING, _DONE, _DROPPED = range(4)
+
+
+class _Job:
+    """One call in the executor, and what became of it once nobody waits."""
+
+    __slots__ = ("lock", "state", "abandoned", "salvage", "finished")
+
+    def __init__(self, salvage):
+        self.lock = threading.Lock()
+        self.state = _QUEUED
+        self.abandoned = False
+        self.salvage = salvage      # releases a result nobody waits for
+        self.finished = None        # a future of the loop, once one waits
+
+    def run(self, loop, func, args):
+        with self.lock:
+            if self.state == _DROPPED:
+                return None
+            self.state = _RUNNING
+        result = None
+        try:
+            result = func(*args)
+            return result
+        finally:
+            with self.lock:
+                self.state = _DONE
+                abandoned, finished = self.abandoned, self.finished
+            if abandoned and self.salvage is not None and result is not None:
+                self.salvage(result)
+            if finished is not None:
+                try:
+                    loop.call_soon_threadsafe(_settle_future, finished)
+                except RuntimeError:        # the loop is closed
+                    pass
+
+    def abandon(self, loop):
+        """The awaiting task was cancelled: a queued call will not run; a
+        running one gets a future that says when it is over."""
+        with self.lock:
+            if self.state == _QUEUED:
+                self.state = _DROPPED
+                return None
+            if self.state == _RUNNING:
+                self.abandoned = True
+                self.finished = loop.create_future()
+                return self.finished
+            return None
+
+
+def _settle_future(future):
+    if not future.done():
+        future.set_result(None)
+
+
+class ThreadBackend:
+    """The same operations as RingBackend, each the os function in the
+    loop's executor (or the one given): for loops without a ring."""
+
+    kind = "thread"
+
+    def __init__(self, loop, executor=None):
+        self.loop = loop
+        self.executor = executor
+        self._unfinished = {}       # fd -> futures of cancelled calls still running
+
+    def call(self, func, *args, **kwargs):
+        """func(*args, **kwargs) in the executor."""
+        return self.loop.run_in_executor(self.executor,
+                                         functools.partial(func, *args, **kwargs))
+
+    async def _run(self, func, *args, fd=None, salvage=None):
+        if fd is not None and fd in self._unfinished:
+            await self._settle(fd)
+        job = _Job(salvage)
+        try:
+            return await self.loop.run_in_executor(self.executor, job.run, self.loop, func, args)
+        except asyncio.CancelledError:
+            finished = job.abandon(self.loop)
+            if finished is not None and fd is not None:
+                self._unfinished.setdefault(fd, []).append(finished)
+            raise
+
+    async def _settle(self, fd):
+        """Waits for the cancelled calls on fd that are still running."""
+        pending = self._unfinished[fd]
+        while pending:
+            await asyncio.shield(pending[0])
+            pending.pop(0)
+        del self._unfinished[fd]
+
+    def open(self, path, flags, mode=0o666, dir_fd=None):
+        return self._run(functools.partial(os.open, dir_fd=dir_fd), path, flags, mode,
+                         salvage=os.close)
+
+    def read(self, fd, n, offset=-1):
+        if n < 0:
+            raise ValueError("negative read size")
+        if offset >= 0:
+            return self._run(os.pread, fd, n, offset, fd=fd)
+        return self._run(os.read, fd, n, fd=fd)
+
+    def readinto(self, fd, buffer, offset=-1):
+        if offset >= 0:
+            return self._run(os.preadv, fd, [buffer], offset, fd=fd)
+        return self._run(os.readv, fd, [buffer], fd=fd)
+
+    def write(self, fd, data, offset=-1):
+        return self._run(_write_all, fd, data, offset, fd=fd)
+
+    def read_aligned(self, fd, size, offset):
+        return self._run(_read_aligned, fd, size, offset, fd=fd)
+
+    def stat(self, path, dir_fd=None, follow_symlinks=True):
+        if isinstance(path, int):
+            return self._run(os.stat, path, fd=path)
+        return self._run(functools.partial(os.stat, dir_fd=dir_fd,
+                                           follow_symlinks=follow_symlinks), path)
+
+    def fsync(self, fd, datasync=False):
+        return self._run(os.fdatasync if datasync else os.fsync, fd, fd=fd)
+
+    def fallocate(self, fd, mode, offset, length):
+        return self._run(_fallocate, fd, mode, offset, length, fd=fd)
+
+    def fadvise(self, fd, offset, length, advice):
+        return self._run(os.posix_fadvise, fd, offset, length, advice, fd=fd)
+
+    def ftruncate(self, fd, length):
+        return self._run(os.ftruncate, fd, length, fd=fd)
+
+    async def close(self, fd):
+        if fd in self._unfinished:
+            await self._settle(fd)
+        # Not cancellable half-way: a close that was asked for happens.
+        await asyncio.shield(self.loop.run_in_executor(self.executor, os.close, fd))
+
+    def unlink(self, path, dir_fd=None, directory=False):
+        return self._run(functools.partial(os.rmdir if directory else os.unlink,
+                                           dir_fd=dir_fd), path)
+
+    def mkdir(self, path, mode=0o777, dir_fd=None):
+        return self._run(functools.partial(os.mkdir, dir_fd=dir_fd), path, mode)
+
+    def rename(self, src, dst, src_dir_fd=None, dst_dir_fd=None):
+        return self._run(functools.partial(os.rename, src_dir_fd=src_dir_fd,
+                                           dst_dir_fd=dst_dir_fd), src, dst)
+
+    def link(self, src, dst, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
+        return self._run(functools.partial(os.link, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd,
+                                           follow_symlinks=follow_symlinks), src, dst)
+
+    def symlink(self, src, dst, dir_fd=None):
+        return self._run(functools.partial(os.symlink, dir_fd=dir_fd), src, dst)
+
+    def sendfile(self, out_fd, in_fd, offset, count):
+        return self._run(_sendfile_all, out_fd, in_fd, offset, count, fd=in_fd)
+
+    def read_file(self, path):
+        return self._run(_read_whole_file, path)
+
+
+def _write_all(fd, data, offset):
+    """As a ring WRITE: resubmitted after a partial write until every byte
+    is out; an error after some bytes reports those bytes."""
+    view = memoryview(data)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    done = 0
+    while done < len(view):
+        try:
+            if offset >= 0:
+                n = os.pwrite(fd, view[done:], offset + done)
+            else:
+                n = os.write(fd, view[done:])
+        except OSError:
+            if done:
+                return done
+            raise
+        if n == 0:
+            break
+        done += n
+    return done
+
+
+def _read_aligned(fd, size, offset):
+    bounce = mmap.mmap(-1, _aligned(size))      # page-aligned, as O_DIRECT wants
+    try:
+        if offset >= 0:
+            n = os.preadv(fd, [bounce], offset)
+        else:
+            n = os.readv(fd, [bounce])
+        return bounce[:min(n, size)]
+    finally:
+        bounce.close()
+
+
+def _sendfile_all(out_fd, in_fd, offset, count):
+    sent = 0
+    while sent < count:
+        try:
+            n = os.sendfile(out_fd, in_fd, None if offset is None else offset + sent,
+                            count - sent)
+        except OSError:
+            if sent:
+                break
+            raise
+        if n == 0:
+            break
+        sent += n
+    return sent
+
+
+def _read_whole_file(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
+_libc_fallocate = None
+
+
+def _fallocate(fd, mode, offset, length):
+    """fallocate(2): os has posix_fallocate (mode 0) only."""
+    global _libc_fallocate
+    if mode == 0:
+        return os.posix_fallocate(fd, offset, length)
+    if _libc_fallocate is None:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        _libc_fallocate = libc.fallocate
+        _libc_fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    if _libc_fallocate(fd, mode, offset, length) != 0:
+        import ctypes
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return None
+
+
+# -- choosing one --------------------------------------------------------------
+
+_by_loop = weakref.WeakKeyDictionary()
+
+
+def current(loop=None, executor=None):
+    """The backend for loop (default: the running loop): RingBackend on an
+    aiouring loop, ThreadBackend on any other. ``executor`` is where calls
+    without an io_uring request (or every call, on ThreadBackend) run;
+    None is the loop's default executor."""
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    if executor is None:
+        backend = _by_loop.get(loop)
+        if backend is not None:
+            return backend
+    kind = RingBackend if isinstance(loop, Loop) else ThreadBackend
+    backend = kind(loop, executor)
+    if executor is None:
+        _by_loop[loop] = backend
+    return backend

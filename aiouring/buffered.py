@@ -1,0 +1,313 @@
+"""AsyncBufferedFile: the buffered layer of aiouring.open() (binary modes
+with buffering != 0, and under every text file), like io.BufferedReader,
+BufferedWriter and BufferedRandom over an AsyncFileIO.
+
+Reads fill a read buffer, writes collect in a write buffer, and the two are
+never both non-empty. Where the raw file's position is shared (see
+aiouring.rawfile), giving back unread bytes moves the descriptor's position,
+as the built-in buffered files do.
+"""
+
+import errno
+import io
+import os
+import warnings
+
+__all__ = ["AsyncBufferedFile"]
+
+DEFAULT_BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
+
+
+class AsyncBufferedFile:
+    """The buffered layer (like io.BufferedReader/Writer/Random): a read
+    buffer and a write buffer over an AsyncFileIO, never both non-empty."""
+
+    def __init__(self, raw, buffer_size=DEFAULT_BUFFER_SIZE):
+        if buffer_size <= 0:
+            raise ValueError("invalid buffer size")
+        self._raw = raw
+        self.buffer_size = buffer_size
+        self._rbuf = b""
+        self._rpos = 0
+        self._wbuf = bytearray()
+
+    # -- state -------------------------------------------------------------
+
+    @property
+    def raw(self):
+        if self._raw is None:
+            raise ValueError("raw stream has been detached")
+        return self._raw
+
+    name = property(lambda self: self.raw.name)
+    closed = property(lambda self: self.raw.closed)
+
+    @property
+    def mode(self):
+        return self.raw.mode
+
+    def fileno(self):
+        return self.raw.fileno()
+
+    def _descriptor(self):
+        return self.raw._descriptor()
+
+    def readable(self):
+        return self.raw.readable()
+
+    async def writable(self):
+        return self.raw._is_writable()
+
+    async def seekable(self):
+        return self.raw._is_seekable()
+
+    async def isatty(self):
+        return self.raw._isatty()
+
+    def _is_writable(self):
+        return self.raw._is_writable()
+
+    def _is_seekable(self):
+        return self.raw._is_seekable()
+
+    def _isatty(self):
+        return self.raw._isatty()
+
+    def detach(self):
+        """Returns the raw file and leaves this object unusable. Synchronous,
+        as aiofiles' detach(): unflushed bytes would need a write, so call
+        flush() first (ValueError otherwise, rather than lose them)."""
+        if self._wbuf:
+            raise ValueError(f"flush() before detach(): {len(self._wbuf)} bytes "
+                             "are still buffered")
+        self._drop_read_buffer()
+        raw, self._raw = self.raw, None
+        return raw
+
+    def _available(self):
+        return len(self._rbuf) - self._rpos
+
+    def _drop_read_buffer(self):
+        # The raw position runs ahead of the logical one by what is unread.
+        if self._available() and self.raw._seekable:
+            self.raw._rewind(self._available())
+        self._rbuf, self._rpos = b"", 0
+
+    def _check_readable(self):
+        self.raw._check_readable()
+
+    # -- reading -----------------------------------------------------------
+
+    async def _fill(self, size):
+        """One raw read into the read buffer; False at end of file."""
+        data = await self.raw.read(max(size, self.buffer_size))
+        if self._available():
+            self._rbuf = self._rbuf[self._rpos:] + data
+        else:
+            self._rbuf = data
+        self._rpos = 0
+        return bool(data)
+
+    def _take(self, n):
+        data = self._rbuf[self._rpos:self._rpos + n]
+        self._rpos += len(data)
+        return data
+
+    async def read(self, size=-1):
+        self._check_readable()
+        await self.flush()
+        if size is None or size < 0:
+            rest = self._take(self._available())
+            return rest + await self.raw.readall()
+        if size <= self._available():
+            return self._take(size)
+        chunks = [self._take(self._available())]
+        missing = size - len(chunks[0])
+        while missing > 0:
+            if missing >= self.buffer_size:
+                data = await self.raw.read(missing)
+            else:
+                if not await self._fill(missing):
+                    break
+                data = self._take(missing)
+            if not data:
+                break
+            chunks.append(data)
+            missing -= len(data)
+        return b"".join(chunks)
+
+    async def read1(self, size=-1):
+        self._check_readable()
+        await self.flush()
+        if size is None or size < 0:
+            size = self.buffer_size
+        if size == 0:
+            return b""
+        if not self._available():
+            await self._fill(size)
+        return self._take(size)
+
+    async def readinto(self, buffer):
+        view = memoryview(buffer).cast("B")
+        data = await self.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    async def readinto1(self, buffer):
+        view = memoryview(buffer).cast("B")
+        data = await self.read1(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    async def peek(self, size=0):
+        self._check_readable()
+        await self.flush()
+        if not self._available():
+            await self._fill(size)
+        return self._rbuf[self._rpos:]
+
+    async def readline(self, size=-1):
+        self._check_readable()
+        await self.flush()
+        if size is None:
+            size = -1
+        chunks, total = [], 0
+        while size < 0 or total < size:
+            if not self._available() and not await self._fill(0):
+                break
+            end = self._rbuf.find(b"\n", self._rpos) + 1 or len(self._rbuf)
+            take = end - self._rpos
+            if size >= 0:
+                take = min(take, size - total)
+            chunk = self._take(take)
+            chunks.append(chunk)
+            total += len(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        return b"".join(chunks)
+
+    async def readlines(self, hint=-1):
+        lines, total = [], 0
+        while True:
+            line = await self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint < total:   # as io: once past the hint
+                return lines
+
+    def __aiter__(self):
+        self.raw._check_closed()
+        return self
+
+    async def __anext__(self):
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+    # -- writing -----------------------------------------------------------
+
+    async def write(self, data):
+        self.raw._check_writable()
+        if isinstance(data, str):
+            raise TypeError("a bytes-like object is required, not 'str'")
+        self._drop_read_buffer()
+        n = memoryview(data).nbytes
+        # As the built-in: what fits stays buffered, even to the last byte;
+        # otherwise the buffer goes out first and data larger than a buffer
+        # goes straight to the file. Who shares the descriptor sees writes
+        # reach it at the same moments.
+        if len(self._wbuf) + n <= self.buffer_size:
+            self._wbuf += data
+            return n
+        await self.flush()
+        if n <= self.buffer_size:
+            self._wbuf += data
+            return n
+        written = await self.raw.write(data)
+        if written < n:
+            self._wbuf += memoryview(data).cast("B")[written:]
+        return n
+
+    async def writelines(self, lines):
+        for line in lines:
+            await self.write(line)
+
+    async def flush(self):
+        if self._wbuf:
+            self.raw._check_closed()
+            pending, self._wbuf = self._wbuf, bytearray()
+            try:
+                written = await self.raw.write(pending)
+            except BaseException:
+                self._wbuf = pending + self._wbuf   # nothing is reported written
+                raise
+            if written < len(pending):
+                self._wbuf = pending[written:] + self._wbuf
+                raise OSError(errno.EIO, "short write", self.name)
+        elif self.raw.closed:
+            raise ValueError("flush of closed file")
+
+    # -- position ------------------------------------------------------------
+
+    def _tell(self):
+        pos = self.raw._tell()
+        if self.raw._seekable:
+            return pos - self._available() + len(self._wbuf)
+        return pos
+
+    async def tell(self):
+        return self._tell()
+
+    async def seek(self, offset, whence=os.SEEK_SET):
+        if whence not in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END):
+            raise ValueError(f"whence value {whence} unsupported")
+        self.raw._check_closed()
+        if not self.raw._seekable:
+            raise io.UnsupportedOperation("File or stream is not seekable.")
+        await self.flush()
+        if whence == os.SEEK_CUR:
+            offset, whence = self._tell() + offset, os.SEEK_SET
+        if whence == os.SEEK_SET and self._rbuf:
+            end = self.raw._tell()
+            start = end - len(self._rbuf)
+            if start <= offset <= end:              # inside the read buffer
+                self._rpos = offset - start
+                return offset
+        self._drop_read_buffer()
+        return await self.raw.seek(offset, whence)
+
+    async def truncate(self, size=None):
+        self.raw._check_writable()
+        await self.flush()
+        if size is None:
+            size = self._tell()
+        self._drop_read_buffer()
+        return await self.raw.truncate(size)
+
+    # -- closing ---------------------------------------------------------------
+
+    async def close(self):
+        if self.raw.closed:
+            return
+        try:
+            await self.flush()
+        finally:
+            await self.raw.close()
+
+    def __del__(self):
+        raw = getattr(self, "_raw", None)
+        if raw is not None and not raw.closed and self._wbuf:
+            warnings.warn(f"unclosed file {self!r} lost {len(self._wbuf)} "
+                          "buffered bytes", ResourceWarning, source=self)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.close()
+
+    def __repr__(self):
+        return f"<aiouring.AsyncBufferedFile name={self.name!r} mode={self.mode!r}>"
