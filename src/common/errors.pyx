@@ -135,3 +135,10 @@ class VerifierError(ChainProgramError):
     def __init__(self, message, log=""):
         super().__init__(message)
         self.log = log
+
+
+# Public as aiouring.errors' (and aiouring's): tracebacks and reprs say so.
+for _error in (RingUnavailableError, ChainError, ChainTimeoutError, ChainCancelledError,
+               ChainProgramError, VerifierError, _Cancelled):
+    _error.__module__ = "aiouring.errors"
+del _error
