@@ -162,3 +162,30 @@ def test_pipe_write_on_an_idle_transport_is_sent_at_once(loop):
         loop.run_until_complete(asyncio.sleep(0))
     finally:
         os.close(r)
+
+
+class CountPauses(asyncio.Protocol):
+    paused = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def pause_writing(self):
+        self.paused += 1
+
+
+@pytest.mark.aiouring_defect(
+    "writes reach the kernel late: the first write() into an idle transport "
+    "does not count towards pausing, so a write the socket cannot take whole "
+    "never calls pause_writing()")
+def test_first_write_bigger_than_the_socket_takes_pauses_the_protocol(loop):
+    mine, peer = socket.socketpair()
+    try:
+        transport, protocol = loop.run_until_complete(
+            loop.create_connection(CountPauses, sock=mine))
+        transport.write(os.urandom(16 * 1024 * 1024))
+        assert protocol.paused == 1
+        transport.abort()
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        peer.close()
