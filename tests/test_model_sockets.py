@@ -26,6 +26,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition,
                                  run_state_machine_as_test)
 
 from conftest import FACTORIES
+from model_support import Peer, run_on, until_quiet
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -47,12 +48,10 @@ class Connection:
 
     def __init__(self, index, ours, peer):
         self.index = index
-        self.ours, self.peer = ours, peer
+        self.ours, self.peer = ours, Peer(peer)
         self.peer_sent = bytearray()        # by the peer, in order
         self.program_got = bytearray()      # by the program's reader
         self.program_sent = bytearray()     # handed to sock_sendall, in order
-        self.peer_got = bytearray()
-        self.peer_eof = False
         self.closed = False
         self.got_at_close = None
         self.reader = None
@@ -137,49 +136,21 @@ class SocketModel(RuleBasedStateMachine):
     # -- driving the loop -------------------------------------------------
 
     def run(self, coro):
-        asyncio.set_event_loop(self.loop)
-        try:
-            return self.loop.run_until_complete(coro)
-        finally:
-            asyncio.set_event_loop(None)
-
-    def peers_read(self):
-        for conn in self.connections:
-            while not conn.peer_eof:
-                try:
-                    data = conn.peer.recv(65536)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    conn.peer_eof = True
-                    break
-                if data:
-                    conn.peer_got += data
-                else:
-                    conn.peer_eof = True
+        return run_on(self.loop, coro)
 
     def observations(self):
-        return [(len(c.program_got), len(c.peer_got), c.peer_eof, len(c.errors),
+        for conn in self.connections:
+            conn.peer.read_available()
+        return [(len(c.program_got), len(c.peer.got), c.peer.eof, len(c.errors),
                  c.reading) for c in self.connections]
 
     def settle(self):
         """Runs the loop until nothing observable changes any more."""
-        async def until_quiet():
-            quiet, last = 0, None
-            for _ in range(300):
-                await asyncio.sleep(0.001)
-                self.peers_read()
-                now = self.observations()
-                quiet = quiet + 1 if now == last else 0
-                last = now
-                if quiet >= 5:
-                    return
-        self.run(until_quiet())
+        self.run(until_quiet(self.observations))
 
     def new_connection(self):
         ours, peer = socket.socketpair()
         ours.setblocking(False)
-        peer.setblocking(False)
         conn = Connection(len(self.connections), ours, peer)
         self.connections.append(conn)
         return conn
@@ -203,7 +174,7 @@ class SocketModel(RuleBasedStateMachine):
     def peer_sends(self, data, n):
         conn = data.draw(st.sampled_from(self.open_connections()))
         chunk = stream_bytes(2 * conn.index, len(conn.peer_sent), n)
-        conn.peer_sent += chunk[:conn.peer.send(chunk)]
+        conn.peer_sent += conn.peer.send(chunk)
         self.settle()
 
     @precondition(lambda self: any(not c.reading for c in self.open_connections()))
@@ -234,7 +205,7 @@ class SocketModel(RuleBasedStateMachine):
         conn = data.draw(st.sampled_from([c for c in self.open_connections() if c.reading]))
         chunk = stream_bytes(2 * conn.index, len(conn.peer_sent), n)
         if chunk:
-            conn.peer_sent += chunk[:conn.peer.send(chunk)]
+            conn.peer_sent += conn.peer.send(chunk)
         conn.reader.cancel()
         self.settle()
 
@@ -289,11 +260,11 @@ class SocketModel(RuleBasedStateMachine):
                 await asyncio.sleep(0)      # the send's first step ran
             self.close_ours(conn)
             new = self.new_connection()
-            if new.ours.fileno() != fd and new.peer.fileno() == fd:
-                new.ours, new.peer = new.peer, new.ours
+            if new.ours.fileno() != fd and new.peer.sock.fileno() == fd:
+                new.ours, new.peer = new.peer.sock, Peer(new.ours)
             if new_peer_sends:
                 chunk = stream_bytes(2 * new.index, 0, new_peer_sends)
-                new.peer_sent += chunk[:new.peer.send(chunk)]
+                new.peer_sent += new.peer.send(chunk)
         self.run(race())
         self.settle()
         self.check_closed_connection(conn)
@@ -307,9 +278,9 @@ class SocketModel(RuleBasedStateMachine):
         conn.ours.close()
 
     def check_closed_connection(self, conn):
-        assert conn.peer_eof, f"connection {conn.index}: the peer never saw EOF after close()"
+        assert conn.peer.eof, f"connection {conn.index}: the peer never saw EOF after close()"
         try:
-            conn.peer.send(b"late")
+            conn.peer.sock.send(b"late")
         except OSError:
             pass
         self.settle()
@@ -332,7 +303,7 @@ class SocketModel(RuleBasedStateMachine):
             assert not conn.errors, f"connection {conn.index}: {conn.errors}"
             assert bytes(conn.program_got) == bytes(conn.peer_sent[:len(conn.program_got)]), \
                 f"connection {conn.index}: the reader got bytes its peer did not send there"
-            assert bytes(conn.peer_got) == bytes(conn.program_sent[:len(conn.peer_got)]), \
+            assert bytes(conn.peer.got) == bytes(conn.program_sent[:len(conn.peer.got)]), \
                 f"connection {conn.index}: its peer got bytes the program did not send there"
 
     @invariant()
@@ -347,7 +318,7 @@ class SocketModel(RuleBasedStateMachine):
     def every_finished_send_reached_the_peer(self):
         for conn in self.open_connections():
             if conn.sender is not None and conn.sender.done():
-                assert len(conn.peer_got) == len(conn.program_sent), \
+                assert len(conn.peer.got) == len(conn.program_sent), \
                     f"connection {conn.index}: sent bytes never reached the peer"
 
     @invariant()

@@ -27,6 +27,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition,
                                  run_state_machine_as_test)
 
 from conftest import FACTORIES
+from model_support import Peer, run_on, until_quiet
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -88,8 +89,8 @@ class TransportModel(RuleBasedStateMachine):
         self.loop.set_exception_handler(lambda loop, context: self.handler_calls.append(context))
         if self.receive_path is not None:
             self.loop._use_buffer_ring(self.receive_path == "multishot")
-        ours, self.peer = socket.socketpair()
-        self.peer.setblocking(False)
+        ours, peer = socket.socketpair()
+        self.peer = Peer(peer)
 
         async def create():
             origin.set("creator")
@@ -100,8 +101,6 @@ class TransportModel(RuleBasedStateMachine):
         self.transport, self.protocol = self.run(create())
         self.written = bytearray()
         self.peer_sent = bytearray()
-        self.peer_got = bytearray()
-        self.peer_eof = False
         self.peer_shut = False
         self.paused = False
         self.got_at_pause = 0
@@ -121,45 +120,18 @@ class TransportModel(RuleBasedStateMachine):
             self.loop.close()
 
     def run(self, coro):
-        asyncio.set_event_loop(self.loop)
-        try:
-            return self.loop.run_until_complete(coro)
-        finally:
-            asyncio.set_event_loop(None)
-
-    def peer_reads(self):
-        while not self.peer_eof:
-            try:
-                data = self.peer.recv(65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                self.peer_eof = True
-                return
-            if not data:
-                self.peer_eof = True
-                return
-            self.peer_got += data
+        return run_on(self.loop, coro)
 
     def observations(self):
+        self.peer.read_available()
         return (len(self.protocol.got), self.protocol.eof, self.protocol.lost,
-                len(self.peer_got), self.peer_eof)
+                len(self.peer.got), self.peer.eof)
 
     def settle(self):
         """Runs the loop until nothing observable changes any more; an exit
         exception from protocol code (a planned one) is let through first."""
-        async def until_quiet():
-            quiet, last = 0, None
-            for _ in range(300):
-                await asyncio.sleep(0.001)
-                self.peer_reads()
-                now = self.observations()
-                quiet = quiet + 1 if now == last else 0
-                last = now
-                if quiet >= 5:
-                    return
         for _ in range(3):
-            waiter = self.loop.create_task(until_quiet())
+            waiter = self.loop.create_task(until_quiet(self.observations))
             try:
                 self.run(waiter)
                 return
@@ -199,14 +171,14 @@ class TransportModel(RuleBasedStateMachine):
         self.call("writelines", chunks)
         self.settle()
 
-    @precondition(lambda self: not self.peer_shut and not self.peer_eof)
+    @precondition(lambda self: not self.peer_shut and not self.peer.eof)
     @rule(n=st.integers(1, 3000))
     def peer_sends(self, n):
         chunk = counted(len(self.peer_sent), n)
-        self.peer_sent += chunk[:self.peer.send(chunk)]
+        self.peer_sent += self.peer.send(chunk)
         self.settle()
 
-    @precondition(lambda self: not self.peer_shut and not self.peer_eof
+    @precondition(lambda self: not self.peer_shut and not self.peer.eof
                   and self.ended is None and not self.paused)
     @rule(n=st.integers(1, 100))
     def peer_sends_and_data_received_raises(self, n):
@@ -217,7 +189,7 @@ class TransportModel(RuleBasedStateMachine):
     @precondition(lambda self: not self.peer_shut)
     @rule()
     def peer_half_closes(self):
-        self.peer.shutdown(socket.SHUT_WR)
+        self.peer.sock.shutdown(socket.SHUT_WR)
         self.peer_shut = True
         self.settle()
 
@@ -275,12 +247,12 @@ class TransportModel(RuleBasedStateMachine):
 
     @invariant()
     def peer_got_the_written_bytes(self):
-        got = bytes(self.peer_got)
+        got = bytes(self.peer.got)
         assert got == bytes(self.written[:len(got)]), "the peer got bytes out of order"
         assert len(got) == len(self.written), \
             f"{len(self.written) - len(got)} written bytes never reached the peer"
         if self.eof_written or self.ended:
-            assert self.peer_eof, "the peer never saw EOF"
+            assert self.peer.eof, "the peer never saw EOF"
 
     @invariant()
     def connection_lost_once_after_the_end(self):

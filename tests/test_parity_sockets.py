@@ -53,23 +53,14 @@ async def test_recv_of_zero_bytes_leaves_pending_data(aloop, stream_pair):
 
 
 @pytest.mark.aiouring_defect(
-    "remove_reader on a closed socket object: the fd is looked up through "
-    "fileno() (-1) and ValueError is raised instead of removing the watch")
-def test_remove_reader_of_a_closed_socket_object(loop, stream_pair):
+    "remove_reader/remove_writer on a closed socket object: the fd is looked up "
+    "through fileno() (-1) and ValueError is raised instead of removing the watch")
+@pytest.mark.parametrize("watch", ["reader", "writer"])
+def test_remove_watch_of_a_closed_socket_object(loop, stream_pair, watch):
     a, b = stream_pair
-    loop.add_reader(a, lambda: None)
+    getattr(loop, f"add_{watch}")(a, lambda: None)
     a.close()
-    assert loop.remove_reader(a) is True
-
-
-@pytest.mark.aiouring_defect(
-    "remove_writer on a closed socket object: the fd is looked up through "
-    "fileno() (-1) and ValueError is raised instead of removing the watch")
-def test_remove_writer_of_a_closed_socket_object(loop, stream_pair):
-    a, b = stream_pair
-    loop.add_writer(a, lambda: None)
-    a.close()
-    assert loop.remove_writer(a) is True
+    assert getattr(loop, f"remove_{watch}")(a) is True
 
 
 @pytest.mark.aiouring_defect(

@@ -4,11 +4,11 @@ chain runs raises BufferError), a raw integer where a buffer belongs is never
 trusted as an address, and keepalive= pins what it holds. Each case runs in a
 child process, since the defects corrupt memory."""
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from child_process import run_python
 
 pytestmark = [pytest.mark.aiouring_only("chain programs are aiouring's"),
               pytest.mark.timeout(120)]
@@ -23,11 +23,7 @@ PRELUDE = """
 
 
 def run_child(body, tmp_path):
-    script = tmp_path / "child.py"
-    script.write_text(textwrap.dedent(PRELUDE) + textwrap.dedent(body))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path)
-    return done.returncode, done.stdout, done.stderr
+    return run_python(textwrap.dedent(PRELUDE) + textwrap.dedent(body), tmp_path)
 
 
 RAW_ADDRESS_PROGRAM = """

@@ -11,15 +11,13 @@ import asyncio
 import math
 import mmap
 import os
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import pytest
 
 import aiouring
 from aiouring import ops
+from child_process import run_python
 
 pytestmark = [pytest.mark.aiouring_only("chains are aiouring's"), pytest.mark.timeout(120)]
 
@@ -32,15 +30,6 @@ def run(coro):
 
 def inflight(loop):
     return loop._ring_stats()["inflight"]
-
-
-def run_child(program, tmp_path, timeout=60):
-    """Runs program in a fresh interpreter; (returncode, stdout, stderr)."""
-    script = tmp_path / "child.py"
-    script.write_text(textwrap.dedent(program))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=timeout, cwd=tmp_path)
-    return done.returncode, done.stdout, done.stderr
 
 
 # -- a chain that fails while it is built ----------------------------------
@@ -139,7 +128,7 @@ FREED_BUFFER_PROGRAM = """
     "failed chain build leaves a step queued: its READ writes into the freed "
     "buffer's memory, now an unrelated bytearray")
 def test_failed_build_never_writes_into_freed_memory(tmp_path):
-    rc, out, err = run_child(FREED_BUFFER_PROGRAM, tmp_path)
+    rc, out, err = run_python(FREED_BUFFER_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
     assert out.split() == ["overwritten", "0"]
 
@@ -201,7 +190,7 @@ OPCODE_SWAP_PROGRAM = """
     "ChainStep writable after build: turning a fallocate into a READ makes the "
     "kernel write over the Python object at addr (SIGSEGV)")
 def test_altered_opcode_cannot_write_over_a_python_object(tmp_path):
-    rc, out, err = run_child(OPCODE_SWAP_PROGRAM, tmp_path)
+    rc, out, err = run_python(OPCODE_SWAP_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
     assert "refused" in out or "victim [1, 2, 3]" in out, out
 
@@ -240,7 +229,7 @@ PATH_SWAP_PROGRAM = """
     "ChainStep writable after build: reassigning step.path frees the bytes the "
     "queued OPENAT points to, so another file is opened")
 def test_reassigned_path_cannot_change_the_file_a_queued_open_opens(tmp_path):
-    rc, out, err = run_child(PATH_SWAP_PROGRAM, tmp_path)
+    rc, out, err = run_python(PATH_SWAP_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
     assert "refused" in out.split(), out
     assert "opened A" in out, out
