@@ -326,19 +326,12 @@ class SocketModel(RuleBasedStateMachine):
         assert not self.handler_calls, self.handler_calls
 
 
-MODEL_DEFECTS = pytest.mark.aiouring_defect(
-    "sock_* model: requests act on reused fd numbers, a RECV in flight keeps a "
-    "closed socket open, bytes saved from an interrupted receive come back late "
-    "or as the wrong type, and sock_recv(sock, 0) blocks")
-
-
 # Shrinking a failing run replays it hundreds of times, each waiting for the
 # loop to settle: minutes. Ask for it when debugging a failure.
 PHASES = (tuple(Phase) if os.environ.get("AIOURING_MODEL_SHRINK")
           else (Phase.explicit, Phase.reuse, Phase.generate))
 
 
-@MODEL_DEFECTS
 def test_socket_operations_match_the_model(loop_name):
     machine = type(f"SocketModel_{loop_name}", (SocketModel,), {"loop_name": loop_name})
     run_state_machine_as_test(machine, settings=settings(

@@ -31,15 +31,11 @@ def tcp_pair():
     server.close()
 
 
-@pytest.mark.aiouring_defect(
-    "sock_recv(sock, 0) blocks: a zero-length RECV is submitted and waits for data")
 async def test_recv_of_zero_bytes_returns_at_once(aloop, stream_pair, tcp_pair):
     for sock in (stream_pair[0], tcp_pair[1]):
         assert await asyncio.wait_for(aloop.sock_recv(sock, 0), 2) == b""
 
 
-@pytest.mark.aiouring_defect(
-    "sock_recv_into(sock, bytearray(0)) blocks: a zero-length RECV waits for data")
 async def test_recv_into_an_empty_buffer_returns_at_once(aloop, stream_pair, tcp_pair):
     for sock in (stream_pair[0], tcp_pair[1]):
         assert await asyncio.wait_for(aloop.sock_recv_into(sock, bytearray(0)), 2) == 0
@@ -52,9 +48,6 @@ async def test_recv_of_zero_bytes_leaves_pending_data(aloop, stream_pair):
     assert await asyncio.wait_for(aloop.sock_recv(a, 10), 2) == b"kept"
 
 
-@pytest.mark.aiouring_defect(
-    "remove_reader/remove_writer on a closed socket object: the fd is looked up "
-    "through fileno() (-1) and ValueError is raised instead of removing the watch")
 @pytest.mark.parametrize("watch", ["reader", "writer"])
 def test_remove_watch_of_a_closed_socket_object(loop, stream_pair, watch):
     a, b = stream_pair
@@ -63,10 +56,6 @@ def test_remove_watch_of_a_closed_socket_object(loop, stream_pair, watch):
     assert getattr(loop, f"remove_{watch}")(a) is True
 
 
-@pytest.mark.aiouring_defect(
-    "fd watch follows the number: add_reader's POLL_ADD carries the fd number, "
-    "resolved at the next enter, after close() let another socket reuse it (and "
-    "remove_reader of the closed socket object cannot remove it)")
 @pytest.mark.parametrize("then", ["remove_reader(sock)", "nothing"])
 def test_watch_on_a_closed_socket_never_fires_for_the_fd_reuser(loop, stream_pair, then):
     a, b = stream_pair

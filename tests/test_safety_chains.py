@@ -34,9 +34,6 @@ def inflight(loop):
 
 # -- a chain that fails while it is built ----------------------------------
 
-@pytest.mark.aiouring_defect(
-    "failed chain build leaves a step queued: step 0's SQE is written before "
-    "step 1's fd overflows, and it is submitted at the next iteration")
 def test_failed_build_submits_no_step():
     async def main():
         loop = asyncio.get_running_loop()
@@ -59,9 +56,6 @@ def test_failed_build_submits_no_step():
     run(main())
 
 
-@pytest.mark.aiouring_defect(
-    "failed chain build leaves a step queued: the stray READ stays in flight "
-    "and close() waits for it, then keeps it forever")
 def test_failed_build_leaves_nothing_for_close_to_wait_for():
     loop = aiouring.new_event_loop()
     r, w = os.pipe()
@@ -124,9 +118,6 @@ FREED_BUFFER_PROGRAM = """
 """
 
 
-@pytest.mark.aiouring_defect(
-    "failed chain build leaves a step queued: its READ writes into the freed "
-    "buffer's memory, now an unrelated bytearray")
 def test_failed_build_never_writes_into_freed_memory(tmp_path):
     rc, out, err = run_python(FREED_BUFFER_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
@@ -141,8 +132,6 @@ STEP_FIELDS = ["name", "opcode", "fd", "fd_in", "buffer", "path", "path2", "leng
                "implied_result"]
 
 
-@pytest.mark.aiouring_defect(
-    "ChainStep writable after build: every field is a public settable attribute")
 @pytest.mark.parametrize("field", STEP_FIELDS)
 def test_built_step_refuses_every_assignment(field, tmp_path):
     (tmp_path / "f").write_bytes(b"data")
@@ -186,9 +175,6 @@ OPCODE_SWAP_PROGRAM = """
 """
 
 
-@pytest.mark.aiouring_defect(
-    "ChainStep writable after build: turning a fallocate into a READ makes the "
-    "kernel write over the Python object at addr (SIGSEGV)")
 def test_altered_opcode_cannot_write_over_a_python_object(tmp_path):
     rc, out, err = run_python(OPCODE_SWAP_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
@@ -225,9 +211,6 @@ PATH_SWAP_PROGRAM = """
 """
 
 
-@pytest.mark.aiouring_defect(
-    "ChainStep writable after build: reassigning step.path frees the bytes the "
-    "queued OPENAT points to, so another file is opened")
 def test_reassigned_path_cannot_change_the_file_a_queued_open_opens(tmp_path):
     rc, out, err = run_python(PATH_SWAP_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
@@ -237,9 +220,6 @@ def test_reassigned_path_cannot_change_the_file_a_queued_open_opens(tmp_path):
 
 # -- a step used twice ------------------------------------------------------
 
-@pytest.mark.aiouring_defect(
-    "same step twice in a chain: its buffer export is taken twice and released "
-    "once, so the bytearray can never be resized again")
 def test_step_used_twice_in_a_chain_is_refused_or_releases_its_buffer(tmp_path):
     (tmp_path / "f").write_bytes(b"0123456789")
 
@@ -258,9 +238,6 @@ def test_step_used_twice_in_a_chain_is_refused_or_releases_its_buffer(tmp_path):
 
 # -- values the SQE cannot carry --------------------------------------------
 
-@pytest.mark.aiouring_defect(
-    "chain timeout out of range: 1e30 / inf overflow the timespec and the chain "
-    "fails with ECANCELED")
 @pytest.mark.parametrize("timeout", [1e30, math.inf])
 def test_huge_chain_timeout_is_no_timeout_or_value_error(timeout):
     async def main():
@@ -272,8 +249,6 @@ def test_huge_chain_timeout_is_no_timeout_or_value_error(timeout):
     run(main())
 
 
-@pytest.mark.aiouring_defect(
-    "chain timeout nan: accepted, and the chain fails with ECANCELED")
 def test_nan_chain_timeout_is_value_error():
     async def main():
         with pytest.raises(ValueError):
@@ -281,7 +256,6 @@ def test_nan_chain_timeout_is_value_error():
     run(main())
 
 
-@pytest.mark.aiouring_defect("ops.timeout(nan): accepted, the kernel refuses it (EINVAL)")
 def test_nan_timeout_step_is_value_error():
     with pytest.raises(ValueError):
         ops.timeout(math.nan)
@@ -289,8 +263,6 @@ def test_nan_timeout_step_is_value_error():
         ops.link_timeout(math.nan)
 
 
-@pytest.mark.aiouring_defect(
-    "ops.timeout(huge): the seconds overflow the timespec and the kernel refuses it")
 @pytest.mark.parametrize("seconds", [1e30, math.inf])
 def test_huge_timeout_step_is_value_error_or_waits(seconds):
     async def main():
@@ -304,9 +276,6 @@ def test_huge_timeout_step_is_value_error_or_waits(seconds):
     run(main())
 
 
-@pytest.mark.aiouring_defect(
-    "READ longer than 2**32-1 bytes: the length is cut to 32 bits in the SQE "
-    "and the read silently comes back short")
 def test_read_longer_than_4_gib_is_split_or_refused(tmp_path):
     data = os.urandom(8192)
     (tmp_path / "f").write_bytes(data)

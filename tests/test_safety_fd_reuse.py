@@ -60,9 +60,6 @@ async def cancel_and_wait(task):
     await asyncio.wait([task])
 
 
-@pytest.mark.aiouring_defect(
-    "request acts on a different file: SEND carries the fd number, resolved by "
-    "the kernel at the next enter, after the number was reused")
 async def test_sendall_queued_before_fd_reuse_never_reaches_the_new_socket(aloop):
     a, a_peer = nonblocking_pair()
     fd = a.fileno()
@@ -95,9 +92,6 @@ async def recv_into(loop, sock, buf):
     return bytes(buf[:n])
 
 
-@pytest.mark.aiouring_defect(
-    "request acts on a different file: RECV carries the fd number, resolved by "
-    "the kernel at the next enter, after the number was reused")
 @pytest.mark.parametrize("receive", [recv_bytes, recv_into], ids=["recv", "recv_into"])
 async def test_recv_queued_before_fd_reuse_never_takes_the_new_sockets_data(aloop, receive):
     a, a_peer = nonblocking_pair()
@@ -119,9 +113,6 @@ async def test_recv_queued_before_fd_reuse_never_takes_the_new_sockets_data(aloo
             sock.close()
 
 
-@pytest.mark.aiouring_defect(
-    "close under a pending sock_recv: the in-flight RECV pins the file, so the "
-    "connection stays open")
 async def test_close_with_recv_in_flight_closes_the_connection(aloop):
     a, peer = nonblocking_pair()
     recv = asyncio.ensure_future(aloop.sock_recv(a, 100))
@@ -135,9 +126,6 @@ async def test_close_with_recv_in_flight_closes_the_connection(aloop):
         peer.close()
 
 
-@pytest.mark.aiouring_defect(
-    "close under a pending sock_recv: the in-flight RECV pins the file and "
-    "returns bytes sent after the close")
 async def test_pending_recv_never_returns_bytes_sent_after_close(aloop):
     a, peer = nonblocking_pair()
     recv = asyncio.ensure_future(aloop.sock_recv(a, 100))
@@ -156,9 +144,6 @@ async def test_pending_recv_never_returns_bytes_sent_after_close(aloop):
         peer.close()
 
 
-@pytest.mark.aiouring_defect(
-    "close under a pending sock_recv on TCP: the in-flight RECV pins the "
-    "socket, so the peer never sees FIN")
 async def test_close_with_recv_in_flight_sends_fin_over_tcp(aloop):
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname())

@@ -51,9 +51,6 @@ async def cancel_after_delivery(task):
 # -- kept data comes back in the form the next call asks for -----------------
 
 @pytest.mark.aiouring_only("asyncio drops data received just before a cancel")
-@pytest.mark.aiouring_defect(
-    "saved data handed to the wrong kind of call: a cancelled sock_recvfrom's "
-    "(data, address) is returned as is by sock_recv")
 async def test_sock_recv_after_cancelled_recvfrom_returns_bytes(aloop, udp_pair):
     a, b = udp_pair
     b.send(b"datagram")
@@ -62,9 +59,6 @@ async def test_sock_recv_after_cancelled_recvfrom_returns_bytes(aloop, udp_pair)
 
 
 @pytest.mark.aiouring_only("asyncio drops data received just before a cancel")
-@pytest.mark.aiouring_defect(
-    "saved data handed to the wrong kind of call: a cancelled sock_recv's bytes "
-    "make sock_recvfrom raise TypeError ('int' object is unsliceable)")
 async def test_sock_recvfrom_after_cancelled_recv_returns_data_and_address(aloop, udp_pair):
     a, b = udp_pair
     b.send(b"datagram")
@@ -75,9 +69,6 @@ async def test_sock_recvfrom_after_cancelled_recv_returns_data_and_address(aloop
 
 
 @pytest.mark.aiouring_only("asyncio drops data received just before a cancel")
-@pytest.mark.aiouring_defect(
-    "saved data handed to the wrong kind of call: a cancelled sock_recvfrom's "
-    "tuple makes sock_recv_into raise TypeError")
 async def test_sock_recv_into_after_cancelled_recvfrom_fills_the_buffer(aloop, udp_pair):
     a, b = udp_pair
     b.send(b"datagram")
@@ -88,9 +79,6 @@ async def test_sock_recv_into_after_cancelled_recvfrom_fills_the_buffer(aloop, u
 
 
 @pytest.mark.aiouring_only("asyncio drops data received just before a cancel")
-@pytest.mark.aiouring_defect(
-    "saved data handed to the wrong kind of call: sock_recvfrom_into indexes a "
-    "cancelled sock_recv's bytes as a tuple")
 async def test_sock_recvfrom_into_after_cancelled_recv_fills_the_buffer(aloop, udp_pair):
     a, b = udp_pair
     b.send(b"datagram")
@@ -102,9 +90,6 @@ async def test_sock_recvfrom_into_after_cancelled_recv_fills_the_buffer(aloop, u
 
 
 @pytest.mark.aiouring_only("asyncio drops data received just before a cancel")
-@pytest.mark.aiouring_defect(
-    "saved data handed to the wrong kind of call: the datagram is dropped when "
-    "the call it was handed to fails")
 async def test_saved_datagram_survives_a_failed_handover(aloop, udp_pair):
     """Whatever the next call does with it, the datagram is not dropped: a
     second call still gets it."""
@@ -139,10 +124,6 @@ async def test_byte_arriving_as_recv_is_cancelled_goes_to_the_next_recv(aloop):
         b.close()
 
 
-@pytest.mark.aiouring_defect(
-    "byte lost after a cancelled sock_recv: a receive started in the step that "
-    "caught the cancellation is submitted before the cancelled RECV's CQE saves "
-    "the byte, and waits past it (asyncio.timeout, and wait_for since 3.12)")
 async def test_recv_again_in_the_cancelled_step_gets_the_byte_that_arrived(aloop):
     a, b = nonblocking(*socket.socketpair())
 
@@ -235,14 +216,9 @@ async def recv_into_bytes(loop, sock, rng):
     return bytes(buf[:n])
 
 
-LOST_AFTER_TIMEOUT = pytest.mark.aiouring_defect(
-    "byte lost after a cancelled sock_recv: bytes saved from a cancelled receive "
-    "come back after bytes a receive started right after the cancel got")
-
-
 @pytest.mark.parametrize("cancel_style", [
     cancel_with_wait_for,
-    pytest.param(cancel_with_timeout, marks=LOST_AFTER_TIMEOUT),
+    cancel_with_timeout,
 ], ids=["wait_for", "timeout"])
 @pytest.mark.parametrize("recv_call", [recv_bytes, recv_into_bytes],
                          ids=["sock_recv", "sock_recv_into"])

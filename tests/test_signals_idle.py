@@ -108,27 +108,18 @@ def run_signalled_child(loop_name, runner, signum, via_loop, threads):
     return out.split(), err
 
 
-IDLE_WAIT_DEFECT = pytest.mark.aiouring_defect(
-    "Ctrl-C cannot stop an idle program: a loop idle from its first iteration "
-    "(no callback, no timer) waits in io_uring_enter and never runs Python's "
-    "signal handlers")
-
-
 def cases():
-    """(runner, signal, handled through add_signal_handler, threads), and
-    whether aiouring fails it today."""
+    """(runner, signal, handled through add_signal_handler, threads)."""
     for runner in ("run_until_complete", "run_forever", "run", "Runner"):
-        # run() and Runner run the main task's first step before idling.
-        first_iteration_idle = runner in ("run_until_complete", "run_forever")
         for signum, via_loop in ((signal.SIGINT, False), (signal.SIGINT, True),
                                  (signal.SIGALRM, False), (signal.SIGALRM, True)):
-            yield runner, signum, via_loop, "none", first_iteration_idle and not via_loop
-        yield runner, signal.SIGINT, False, "idle-thread", first_iteration_idle
-        yield runner, signal.SIGALRM, True, "idle-thread", False
+            yield runner, signum, via_loop, "none"
+        yield runner, signal.SIGINT, False, "idle-thread"
+        yield runner, signal.SIGALRM, True, "idle-thread"
     # A signal delivered to another thread only reaches a loop that set a
     # wake-up fd (add_signal_handler): asyncio's loop waits on otherwise.
     for runner in ("run_until_complete", "run"):
-        yield runner, signal.SIGINT, True, "signal-to-thread", False
+        yield runner, signal.SIGINT, True, "signal-to-thread"
 
 
 def expected_output(runner, signum, via_loop):
@@ -138,10 +129,10 @@ def expected_output(runner, signum, via_loop):
 
 
 @pytest.mark.parametrize("runner, signum, via_loop, threads", [
-    pytest.param(runner, signum, via_loop, threads, marks=[IDLE_WAIT_DEFECT] if known else [],
+    pytest.param(runner, signum, via_loop, threads,
                  id=f"{runner}-{signal.Signals(signum).name}-"
                     f"{'add_signal_handler' if via_loop else 'python-handler'}-{threads}")
-    for runner, signum, via_loop, threads, known in cases()
+    for runner, signum, via_loop, threads in cases()
 ])
 def test_signal_interrupts_an_idle_loop(loop_name, runner, signum, via_loop, threads):
     out, err = run_signalled_child(loop_name, runner, signum, via_loop, threads)

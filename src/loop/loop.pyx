@@ -227,6 +227,8 @@ cdef class Loop:
 
         self._transports.flush()
         self._sockets.before_enter()
+        if self._watches.readers or self._watches.writers:
+            self._watches.before_enter()
 
         if self.ready or self._stopping:
             timeout = 0

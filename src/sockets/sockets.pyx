@@ -14,33 +14,12 @@
 from collections import deque
 from socket import socket as socket_socket, SOCK_STREAM as PY_SOCK_STREAM
 from weakref import WeakKeyDictionary
-import _socket
 
 try:
     from ssl import SSLSocket
 except ImportError:      # Python built without ssl
     SSLSocket = None
 
-cdef extern from *:
-    """
-    /* The fd field of CPython's socket objects (the first after the object
-     * header in every version): read without a method call, so checking
-     * many sockets for close() each iteration stays cheap. */
-    typedef struct { PyObject_HEAD int sock_fd; } aiouring_socket_object;
-    static inline int aiouring_socket_object_fd(PyObject *sock) {
-        return ((aiouring_socket_object *)sock)->sock_fd;
-    }
-    """
-    int socket_object_fd "aiouring_socket_object_fd"(object sock)
-
-cdef type SOCKET_TYPE = _socket.socket
-
-
-cdef inline int current_fd(object sock) except -2:
-    """sock's fd now (-1 once closed)."""
-    if isinstance(sock, SOCKET_TYPE):
-        return socket_object_fd(sock)
-    return sock.fileno()
 
 
 cdef inline int open_fd(object sock) except -1:
