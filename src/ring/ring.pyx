@@ -24,6 +24,13 @@ cdef uint64_t SLOT_MASK = 0xFFFFFFFF
 cdef list unreleased_operations = []
 
 
+cdef class SubmitGuard:
+
+    cdef int before_submit(self) except -1:
+        self.armed = False
+        return 0
+
+
 cdef class Operation:
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
@@ -139,6 +146,7 @@ cdef class Ring:
         cdef int ret
         if not self.enabled:
             self.enable()
+        self.guard_submission()
         ret = io_uring_submit(&self.ring)
         if ret == -EBUSY or ret == -EAGAIN or ret == -EINTR:
             # The kernel wants its completions reaped before it takes more.
@@ -199,6 +207,11 @@ cdef class Ring:
 
     # -- submission and waiting -------------------------------------------
 
+    cdef int guard_submission(self) except -1:
+        if self.guard is not None and self.guard.armed:
+            self.guard.before_submit()
+        return 0
+
     cdef int submit_now(self) except -1:
         """Submits what is queued right away (no wait), for requests whose
         effect must start before the next iteration: a connect that must
@@ -208,6 +221,7 @@ cdef class Ring:
         cdef int ret
         if not self.initialized or not self.enabled or self.forked():
             return 0
+        self.guard_submission()
         ret = io_uring_submit_and_get_events(&self.ring)
         if ret < 0 and ret != -EINTR and ret != -EAGAIN and ret != -EBUSY:
             if ret == -EEXIST:
@@ -253,12 +267,14 @@ cdef class Ring:
                     and self.skipped_enters < MAX_SKIPPED_ENTERS):
                 self.skipped_enters += 1
                 return 0
+            self.guard_submission()
             ret = io_uring_submit_and_get_events(&self.ring)
         else:
             if timeout > 0:
                 ts.tv_sec = <long long>timeout
                 ts.tv_nsec = <long long>((timeout - ts.tv_sec) * 1e9)
                 tsp = &ts
+            self.guard_submission()
             with nogil:
                 ret = io_uring_submit_and_wait_timeout(&self.ring, &cqe, 1, tsp, NULL)
         self.skipped_enters = 0

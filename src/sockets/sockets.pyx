@@ -1,8 +1,10 @@
 # The sock_* API as io_uring requests. Three promises hold whatever the
-# caller does with its sockets meanwhile:
-# - a request acts on the socket it names: it is submitted to the kernel at
-#   once, so the kernel resolves the fd at call time (a later close and a
-#   new socket that reuses the number cannot receive it);
+# caller does with its socket objects meanwhile:
+# - a request acts on the socket it names: right before the kernel sees the
+#   queued SQEs (any submission), each queued request's socket is checked;
+#   one whose socket was closed (or detached) since is turned into a NOP and
+#   fails with EBADF, so a new socket that reuses the fd number is never
+#   touched. Requests stay batched into the loop's one enter per iteration.
 # - closing a socket closes the connection: a request in flight pins the
 #   file, so the loop cancels the requests of every socket whose fd became
 #   -1 before it next enters the kernel;
@@ -31,9 +33,9 @@ cdef inline int open_fd(object sock) except -1:
 
 cdef class SocketOperation(Operation):
 
-    cdef int queue(self, int fd) except -1:
-        """Takes its SQE and fills it for fd (each kind its own request)."""
-        raise NotImplementedError
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        """Fills its SQE for fd (each kind its own request)."""
+        pass
 
     cdef int finish(self, object result) except -1:
         if self.future.cancelled():
@@ -42,8 +44,8 @@ cdef class SocketOperation(Operation):
         return 0
 
     cdef int fail(self, int err) except -1:
-        if self.closed_under and err == ECANCELED:
-            err = EBADF                     # cancelled because sock was closed
+        if self.closed_under:
+            err = EBADF                     # dropped or cancelled: sock was closed
         if not self.future.done():
             self.future.set_exception(errno_error(err))
         return 0
@@ -56,6 +58,8 @@ cdef class SocketOperation(Operation):
         """The awaiting coroutine went away: cancel the request (what it
         already got is saved when its CQE arrives), or save the result it
         had already produced."""
+        if self.user_data and not self.abandoned and self.receives:
+            self.owner.abandoned_receives += 1
         self.abandoned = True
         if self.user_data:
             if self.receives and self.settled is None:
@@ -68,7 +72,9 @@ cdef class SocketOperation(Operation):
         return 0
 
     cdef int ended(self) except -1:
-        """Its last CQE arrived: no longer in flight on its socket."""
+        """Its last CQE arrived: no longer in flight on its socket. (A
+        request dropped before submission completes as a NOP: the caller's
+        complete() turns it into EBADF through closed_under.)"""
         self.owner.ended(self)
         if self.settled is not None and not self.settled.done():
             self.settled.set_result(None)
@@ -85,15 +91,13 @@ cdef class RecvOp(SocketOperation):
         Py_XDECREF(self.data)
         self.data = NULL
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_recv(self.owner.loop._ring.sqe_for(self), fd,
-                           PyBytes_AS_STRING(<object>self.data), self.length, 0)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_recv(sqe, fd, PyBytes_AS_STRING(<object>self.data), self.length, 0)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         cdef object result
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         _PyBytes_Resize(&self.data, res)
         result = <object>self.data
@@ -117,14 +121,12 @@ cdef class RecvIntoOp(SocketOperation):
         if self.has_view:
             PyBuffer_Release(&self.view)
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_recv(self.owner.loop._ring.sqe_for(self), fd, self.view.buf,
-                           <size_t>min(self.view.len, MAX_RW_COUNT), 0)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_recv(sqe, fd, self.view.buf, <size_t>min(self.view.len, MAX_RW_COUNT), 0)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         return self.finish(res)
 
@@ -159,14 +161,13 @@ cdef class RecvMsgOp(SocketOperation):
         self.msg.msg_iovlen = 1
         return 0
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_recvmsg(self.owner.loop._ring.sqe_for(self), fd, &self.msg, 0)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_recvmsg(sqe, fd, &self.msg, 0)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         cdef object payload
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         sender = sockaddr_to_python(<sockaddr*>&self.address, self.msg.msg_namelen)
         if self.has_view:
@@ -196,12 +197,10 @@ cdef class SendAllOp(SocketOperation):
         if self.has_view:
             PyBuffer_Release(&self.view)
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_send(self.owner.loop._ring.sqe_for(self), fd,
-                           <char*>self.view.buf + self.sent,
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_send(sqe, fd, <char*>self.view.buf + self.sent,
                            <size_t>min(self.view.len - self.sent, MAX_RW_COUNT),
                            MSG_NOSIGNAL | MSG_WAITALL)
-        return 0
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         if res > 0:
@@ -213,7 +212,7 @@ cdef class SendAllOp(SocketOperation):
             except OSError as exc:
                 res = -exc.errno                    # the socket was closed meanwhile
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         return self.finish(None)
 
@@ -234,14 +233,12 @@ cdef class SendMsgOp(SocketOperation):
         if self.has_view:
             PyBuffer_Release(&self.view)
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_sendmsg(self.owner.loop._ring.sqe_for(self), fd, &self.msg,
-                              MSG_NOSIGNAL)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_sendmsg(sqe, fd, &self.msg, MSG_NOSIGNAL)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         return self.finish(res)
 
@@ -252,16 +249,14 @@ cdef class AcceptOp(SocketOperation):
     cdef sockaddr_storage address
     cdef socklen_t address_length
 
-    cdef int queue(self, int fd) except -1:
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
         self.address_length = sizeof(self.address)
-        io_uring_prep_accept(self.owner.loop._ring.sqe_for(self), fd,
-                             <sockaddr*>&self.address, &self.address_length,
+        io_uring_prep_accept(sqe, fd, <sockaddr*>&self.address, &self.address_length,
                              SOCK_NONBLOCK | SOCK_CLOEXEC)
-        return 0
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         sock = self.sock
         conn = socket_socket(sock.family, sock.type, sock.proto, fileno=res)
@@ -279,16 +274,14 @@ cdef class ConnectOp(SocketOperation):
     cdef socklen_t address_length
     cdef object python_address
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_connect(self.owner.loop._ring.sqe_for(self), fd,
-                              <sockaddr*>&self.address, self.address_length)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_connect(sqe, fd, <sockaddr*>&self.address, self.address_length)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
+        if self.closed_under:
+            return self.fail(EBADF)
         if res < 0:
-            if self.closed_under and res == -ECANCELED:
-                return self.fail(-res)
             if not self.future.done():
                 self.future.set_exception(
                     OSError(-res, f'Connect call failed {self.python_address}'))
@@ -311,7 +304,7 @@ cdef class SocketRequests:
 
     cdef int open(self, Loop loop) except -1:
         self.loop = loop
-        self.active = {}
+        self.queued = []
         self.saved = WeakKeyDictionary()
         return 0
 
@@ -331,40 +324,68 @@ cdef class SocketRequests:
         return op
 
     cdef int submit(self, SocketOperation op) except -1:
-        """Queues op on its socket's fd as it is now and submits it at once,
-        so the kernel resolves the fd before the caller can close it."""
-        op.queue(open_fd(op.sock))
-        ops = self.active.get(op.sock)
-        if ops is None:
-            self.active[op.sock] = [op]
-        elif op not in <list>ops:
-            (<list>ops).append(op)
-        self.loop._ring.submit_now()
+        """Queues op on its socket's fd as it is now. Before the kernel sees
+        it, before_submit() checks the socket still has that fd."""
+        cdef int fd = open_fd(op.sock)
+        cdef io_uring_sqe* sqe = self.loop._ring.sqe_for(op)
+        op.prep(sqe, fd)
+        op.sqe = sqe
+        op.fd = fd
+        self.queued.append(op)
+        self.armed = True
+        if not op.listed:
+            op.listed = True
+            op.next = self.inflight
+            if self.inflight is not None:
+                self.inflight.prev = op
+            self.inflight = op
+        return 0
+
+    cdef int before_submit(self) except -1:
+        """Right before a submission: a queued request whose socket was
+        closed (or detached) since it was queued becomes a NOP and fails with
+        EBADF, so it never reaches a file that reuses the fd number."""
+        cdef SocketOperation op
+        cdef list queued = self.queued
+        self.queued = []
+        self.armed = False
+        for op in queued:
+            if op.sqe == NULL:
+                continue
+            try:
+                moved = current_fd(op.sock) != op.fd
+            except Exception:
+                moved = True
+            if moved:
+                io_uring_prep_nop(op.sqe)       # keeps the SQE's user_data
+                op.closed_under = True
+            op.sqe = NULL
         return 0
 
     cdef int ended(self, SocketOperation op) except -1:
-        ops = self.active.get(op.sock)
-        if ops is not None:
-            try:
-                (<list>ops).remove(op)
-            except ValueError:
-                pass
-            if not ops:
-                del self.active[op.sock]
+        if not op.listed:
+            return 0
+        op.listed = False
+        if op.prev is not None:
+            op.prev.next = op.next
+        else:
+            self.inflight = op.next
+        if op.next is not None:
+            op.next.prev = op.prev
+        op.prev = op.next = None
+        if op.abandoned and op.receives:
+            self.abandoned_receives -= 1
         return 0
 
     cdef int before_enter(self) except -1:
         """Cancels the requests of sockets closed since they were made, so
         the close takes effect (the peer sees EOF)."""
-        cdef SocketOperation op
-        if not self.active:
-            return 0
-        closed = [ops for sock, ops in self.active.items() if current_fd(sock) < 0]
-        for ops in closed:
-            for op in ops:
-                if op.user_data and not op.closed_under:
-                    op.closed_under = True
-                    self.loop._ring.cancel(op)
+        cdef SocketOperation op = self.inflight
+        while op is not None:
+            if op.user_data and not op.closed_under and current_fd(op.sock) < 0:
+                op.closed_under = True
+                self.loop._ring.cancel(op)
+            op = op.next
         return 0
 
     # -- results of cancelled requests ----------------------------------------
@@ -401,8 +422,12 @@ cdef class SocketRequests:
         gets must be handed over before any newer request's data."""
         cdef SocketOperation op
         while True:
-            ops = self.active.get(sock)
-            pending = [op for op in (ops or ()) if op.abandoned and op.receives]
+            pending = []
+            op = self.inflight
+            while op is not None:
+                if op.sock is sock and op.abandoned and op.receives:
+                    pending.append(op)
+                op = op.next
             if not pending:
                 return
             for op in pending:
@@ -437,7 +462,7 @@ cdef class SocketRequests:
         self.check_socket(sock)
         if n < 0:
             raise ValueError("negative buffersize in recv")
-        if sock in self.active:
+        if self.abandoned_receives:
             await self.settle(sock)
         if n == 0:
             return b''
@@ -463,7 +488,7 @@ cdef class SocketRequests:
         cdef RecvIntoOp op = <RecvIntoOp>self.start(RecvIntoOp.__new__(RecvIntoOp), sock, True)
         get_writable_buffer(buf, &op.view)
         op.has_view = True
-        if sock in self.active:
+        if self.abandoned_receives:
             await self.settle(sock)
         if op.view.len == 0:
             return 0
@@ -483,7 +508,7 @@ cdef class SocketRequests:
         self.check_socket(sock)
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
-        if sock in self.active:
+        if self.abandoned_receives:
             await self.settle(sock)
         if self.saved_count:
             item = self.saved_data(sock, bufsize, True)
@@ -513,7 +538,7 @@ cdef class SocketRequests:
             raise ValueError("nbytes is greater than the length of the buffer")
         if nbytes == 0:
             nbytes = op.view.len
-        if sock in self.active:
+        if self.abandoned_receives:
             await self.settle(sock)
         if self.saved_count:
             item = self.saved_data(sock, nbytes, True)
@@ -564,7 +589,7 @@ cdef class SocketRequests:
 
     async def accept(self, sock):
         self.check_socket(sock)
-        if sock in self.active:
+        if self.abandoned_receives:
             await self.settle(sock)
         if self.saved_count:
             item = self.take_saved(sock)
@@ -586,6 +611,9 @@ cdef class SocketRequests:
         op.python_address = address
         op.address_length = sockaddr_from_python(sock.family, address, &op.address)
         self.submit(op)
+        # Start connecting now, as connect() would: callers may accept() on
+        # the other side before this loop iterates again.
+        self.loop._ring.submit_now()
         try:
             return await op.future
         except BaseException:
