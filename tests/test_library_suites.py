@@ -60,29 +60,27 @@ def test_after_the_crash():
 '''
 
 
-@pytest.fixture
-def tiny_suite(tmp_path):
-    source = tmp_path / "src"
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """The tiny suite run by the harness once on each loop."""
+    root = tmp_path_factory.mktemp("tiny")
+    source = root / "src"
     source.mkdir()
     (source / "test_tiny.py").write_text(SUITE)
     lib = Library(name="tiny", version="0", exercises="", install=(),
                   test_requirements="", timeout=2)
     bin_dir = os.path.dirname(sys.executable)
     ws = SimpleNamespace(lib=lib, source=str(source), pytest=os.path.join(bin_dir, "pytest"))
-    out = tmp_path / "results"
+    out = root / "results"
     out.mkdir()
-    return ws, str(out)
-
-
-def run_tiny(tiny_suite, loop):
-    ws, out = tiny_suite
-    return suite_run.run_suite(ws, loop, out, log=lambda *a: None, hang_grace=3,
-                               python_path=workspace.IN_VENV_PATH)
+    return {loop: suite_run.run_suite(ws, loop, str(out), log=lambda *a: None, hang_grace=3,
+                                      python_path=workspace.IN_VENV_PATH)
+            for loop in ("asyncio", "aiouring")}
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "aiouring"])
-def test_a_suite_runs_to_the_end_on_the_chosen_loop(tiny_suite, loop):
-    run = run_tiny(tiny_suite, loop)
+def test_a_suite_runs_to_the_end_on_the_chosen_loop(tiny_runs, loop):
+    run = tiny_runs[loop]
     tests = {nodeid.split("::")[1]: record for nodeid, record in run["tests"].items()}
     outcomes = {name: record["outcome"] for name, record in tests.items()}
     assert outcomes == {
@@ -109,10 +107,9 @@ def test_a_suite_runs_to_the_end_on_the_chosen_loop(tiny_suite, loop):
     assert run["exit_codes"][:2] == ["hung", -9]
 
 
-def test_the_report_lists_what_fails_only_on_aiouring(tiny_suite):
-    runs = {loop: run_tiny(tiny_suite, loop) for loop in ("asyncio", "aiouring")}
+def test_the_report_lists_what_fails_only_on_aiouring(tiny_runs):
     known = [("tiny", "*test_kills_its_process", "(d) by design")]
-    comparison = report.compare("tiny", runs, known)
+    comparison = report.compare("tiny", tiny_runs, known)
     only = {f["nodeid"].split("::")[1]: f for f in comparison["fail_only_on_aiouring"]}
     assert list(only) == ["test_fails_on_aiouring"]
     assert only["test_fails_on_aiouring"]["asyncio"] == "passed"
