@@ -47,6 +47,11 @@ def test_explicit_selector_loop():
 def test_no_loop():
     assert True
 
+def test_waits_forever_on_the_loop():
+    async def main():
+        await asyncio.get_running_loop().create_future()
+    asyncio.run(main())
+
 def test_hangs_past_the_timeout():
     # SIGALRM blocked: pytest-timeout's signal never arrives.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
@@ -88,6 +93,9 @@ def test_a_suite_runs_to_the_end_on_the_chosen_loop(tiny_runs, loop):
         "test_fails_on_aiouring": "failed" if loop == "aiouring" else "passed",
         "test_explicit_selector_loop": "passed",
         "test_no_loop": "passed",
+        # pytest-timeout's signal ends it on both loops: a loop idle in the
+        # kernel returns to Python for the handler (or the plugin wakes it).
+        "test_waits_forever_on_the_loop": "failed",
         "test_hangs_past_the_timeout": "hung",
         "test_kills_its_process": "crashed",
         "test_after_the_crash": "passed",
@@ -101,6 +109,7 @@ def test_a_suite_runs_to_the_end_on_the_chosen_loop(tiny_runs, loop):
     assert tests["test_no_loop"]["loops_run"] == {}
     if loop == "aiouring":
         assert "assert 'aiouring.loop' != 'aiouring.loop'" in tests["test_fails_on_aiouring"]["summary"]
+    assert "Timeout" in tests["test_waits_forever_on_the_loop"]["summary"]
     assert "killed by SIGKILL" in tests["test_kills_its_process"]["summary"]
     # The hang and the crash each cost one restart.
     assert len(run["exit_codes"]) == 3
@@ -115,13 +124,14 @@ def test_the_report_lists_what_fails_only_on_aiouring(tiny_runs):
     assert only["test_fails_on_aiouring"]["asyncio"] == "passed"
     assert only["test_fails_on_aiouring"]["known"] is None
     assert sorted(n.split("::")[1] for n in comparison["fail_on_both"]) == [
-        "test_hangs_past_the_timeout", "test_kills_its_process"]
+        "test_hangs_past_the_timeout", "test_kills_its_process",
+        "test_waits_forever_on_the_loop"]
     assert comparison["aiouring_loop_use"] == {
-        "aiouring": 2, "other loops only": 1, "no loop": 2}
+        "aiouring": 3, "other loops only": 1, "no loop": 2}
     assert comparison["other_loops_in_aiouring_run"] == {SELECTOR: 1}
     text = report.markdown([dict(comparison, version="0")])
     assert "### Fail only on aiouring: 1 (1 not in known.txt)" in text
-    assert "| tiny 0 | aiouring | 4 | 1 | 0 | 2 |" in text
+    assert "| tiny 0 | aiouring | 4 | 2 | 0 | 2 |" in text
 
 
 def test_known_failures_match_by_library_and_pattern(tmp_path):
