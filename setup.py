@@ -115,10 +115,29 @@ def header_version(relative, major, minor, include_dirs):
     return None
 
 
-def write_build_info(path, info):
-    lines = ['"""How this copy of aiouring was built: written by setup.py (not in git)."""',
-             "", "BUILD = {"]
-    lines += [f"    {key!r}: {value!r}," for key, value in info.items()]
+def write_build_info(path, extension, info):
+    """Records info for extension (its file name) in the generated module,
+    keeping the entries of extensions built for other interpreters in the
+    same tree (an in-place build per Python version)."""
+    import ast
+
+    builds = {}
+    try:
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        if tree.body[-1].targets[0].id == "BUILDS":
+            builds = ast.literal_eval(tree.body[-1].value)
+    except (OSError, SyntaxError, ValueError, IndexError, AttributeError):
+        pass
+    if not isinstance(builds, dict) or not all(isinstance(v, dict) for v in builds.values()):
+        builds = {}
+    builds[extension] = info
+    lines = ['"""How aiouring\'s extension was built, per extension file: written by',
+             'setup.py (not in git); python -m aiouring info prints it."""', "", "BUILDS = {"]
+    for name, entry in sorted(builds.items()):
+        lines.append(f"    {name!r}: {{")
+        lines += [f"        {key!r}: {value!r}," for key, value in entry.items()]
+        lines.append("    },")
     lines += ["}", ""]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -175,10 +194,11 @@ class BuildCore(build_ext):
                 ext.extra_link_args.append("-Wl,--exclude-libs,liburing.a")
         self.cythonize()
         super().run()
+        extension = os.path.basename(self.get_ext_filename(CORE_MODULE))
         if self.inplace:
-            write_build_info(BUILD_INFO, info)
+            write_build_info(BUILD_INFO, extension, info)
         else:
-            write_build_info(os.path.join(self.build_lib, BUILD_INFO), info)
+            write_build_info(os.path.join(self.build_lib, BUILD_INFO), extension, info)
             if missing is None:
                 target = os.path.join(self.build_lib, BPF_OBJECT)
                 os.makedirs(os.path.dirname(target), exist_ok=True)

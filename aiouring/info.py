@@ -61,13 +61,16 @@ def _bpf_loop_reason(found):
 
 
 def build_options():
-    """How this copy of aiouring was built (written by setup.py into
-    aiouring/_build_info.py), or None for an extension built otherwise."""
+    """How the extension this process loaded was built (setup.py records it
+    in aiouring/_build_info.py, per extension file), or None for an
+    extension built otherwise."""
+    from . import _ring
     try:
-        from ._build_info import BUILD
+        from ._build_info import BUILDS
     except ImportError:
         return None
-    return dict(BUILD)
+    found = BUILDS.get(os.path.basename(_ring.__file__))
+    return None if found is None else dict(found)
 
 
 def _installed_version():
