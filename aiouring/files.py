@@ -14,6 +14,7 @@ import errno
 import io
 import os
 import stat
+import sys
 import warnings
 
 from . import backend as backends
@@ -75,14 +76,19 @@ def _mode_flags(mode):
     return flags, readable, writable, appending, binary
 
 
-def _raw_mode(readable, writable, appending, creating):
+def _raw_mode(readable, writable, appending, creating, truncating=False):
+    """The mode io.FileIO reports for these flags (truncating: opened with
+    'w'; Python 3.15's FileIO says 'wb+' rather than 'rb+' for 'w+')."""
     if creating:
         return "xb+" if readable else "xb"
     if appending:
         return "ab+" if readable else "ab"
     if readable and writable:
-        return "rb+"
+        return "wb+" if truncating and _FILEIO_SAYS_WB_PLUS else "rb+"
     return "rb" if readable else "wb"
+
+
+_FILEIO_SAYS_WB_PLUS = sys.version_info >= (3, 15)
 
 
 def _check_open_arguments(file, mode, buffering, encoding, errors, newline):
@@ -153,7 +159,8 @@ def wrap_descriptor(backend, fd, name, mode, buffering=-1, encoding=None, errors
             os.lseek(fd, 0, os.SEEK_END)
         blksize = st.st_blksize if st.st_blksize > 1 else DEFAULT_BUFFER_SIZE
         raw = AsyncFileIO(backend, fd, name,
-                          _raw_mode(readable, writable, appending, "x" in mode),
+                          _raw_mode(readable, writable, appending, "x" in mode,
+                                    "w" in mode),
                           readable=readable, writable=writable, appending=appending,
                           closefd=closefd, seekable=seekable,
                           regular=regular, blksize=blksize,

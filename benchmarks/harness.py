@@ -286,7 +286,7 @@ def machine_info(status):
         "io_uring": io_uring_facts(),
         "liburing": cmd("pkg-config", "--modversion", "liburing"),
         "openssl": __import__("ssl").OPENSSL_VERSION,
-        "wrk": (cmd("wrk", "-v") or "").splitlines()[0] or None,
+        "wrk": next(iter((cmd("wrk", "-v") or "").splitlines()), None),
         "git_commit": cmd("git", "rev-parse", "--verify", "-q", "HEAD"),
     }
 

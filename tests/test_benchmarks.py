@@ -408,7 +408,10 @@ def test_latency_run_against_a_loop_and_a_c_server(tmp_path):
             assert m[f"offered_{at}"] == pytest.approx(fraction * peak["peak_rate"])
             # The window holds the requests due in 0.2 s at the offered rate.
             assert abs(m[f"scheduled_{at}"] - 0.2 * m[f"offered_{at}"]) <= 1
-            assert m[f"achieved_{at}"] > 0
+            # A loaded machine can stall a server through a whole 0.2 s
+            # window: then nothing is answered in it, and every request is
+            # still charged (the histogram below holds all of them).
+            assert m[f"achieved_{at}"] >= 0
             assert (0 < m[f"p50_{at}_us"] <= m[f"p99_{at}_us"] <= m[f"p999_{at}_us"]
                     <= m[f"max_{at}_us"])
             assert sum(c for _, c in m[f"hist_{at}"]) == m[f"scheduled_{at}"]
