@@ -5,12 +5,14 @@ import sys
 USAGE = "usage: python -m aiouring info [--json]"
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if not argv or argv[0] != "info":
         print(USAGE, file=sys.stderr)
         return 2
     from .info import main as info_main
-    return info_main(argv[1:])
+    status: int = info_main(argv[1:])
+    return status
+
 
 
 if __name__ == "__main__":
