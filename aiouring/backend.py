@@ -73,11 +73,16 @@ class Backend(Protocol):
              **kwargs: _P.kwargs) -> asyncio.Future[_T]: ...
     def open(self, path: StrOrBytesPath, flags: int, mode: int = 0o666,
              dir_fd: int | None = None) -> Awaitable[int]: ...
-    def read(self, fd: int, n: int, offset: int = -1) -> Awaitable[bytes]: ...
-    def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1) -> Awaitable[int]: ...
-    def write(self, fd: int, data: ReadableBuffer, offset: int = -1) -> Awaitable[int]: ...
-    def read_aligned(self, fd: int, size: int, offset: int) -> Awaitable[bytes]: ...
-    def close(self, fd: int) -> Awaitable[object]: ...
+    # owned: the descriptor belongs to an aiouring file object (see FileRequests).
+    def read(self, fd: int, n: int, offset: int = -1, *,
+             owned: bool = False) -> Awaitable[bytes]: ...
+    def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1, *,
+                 owned: bool = False) -> Awaitable[int]: ...
+    def write(self, fd: int, data: ReadableBuffer, offset: int = -1, *,
+              owned: bool = False) -> Awaitable[int]: ...
+    def read_aligned(self, fd: int, size: int, offset: int, *,
+                     owned: bool = False) -> Awaitable[bytes]: ...
+    def close(self, fd: int, *, owned: bool = False) -> Awaitable[object]: ...
     def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
              follow_symlinks: bool = True) -> Awaitable[os.stat_result]: ...
     def fsync(self, fd: int, datasync: bool = False) -> Awaitable[object]: ...
@@ -124,11 +129,11 @@ class RingBackend:
              dir_fd: int | None = None) -> Awaitable[int]:
         return self.loop._files.openat(path, flags, mode, _dir_fd(dir_fd))
 
-    async def read_aligned(self, fd: int, size: int, offset: int) -> bytes:
+    async def read_aligned(self, fd: int, size: int, offset: int, owned: bool = False) -> bytes:
         # O_DIRECT wants aligned memory and sizes: read through a (fixed,
         # when the ring can register it) aligned buffer.
         bounce = ops.buffer(_aligned(size))
-        n = await self.loop._files.readinto(fd, bounce, offset)
+        n = await self.loop._files.readinto(fd, bounce, offset, owned=owned)
         return bytes(memoryview(bounce)[:min(n, size)])
 
     def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
@@ -330,22 +335,25 @@ class ThreadBackend:
         return self._run(functools.partial(os.open, dir_fd=dir_fd), path, flags, mode,
                          salvage=os.close)
 
-    def read(self, fd: int, n: int, offset: int = -1) -> Awaitable[bytes]:
+    def read(self, fd: int, n: int, offset: int = -1, owned: bool = False) -> Awaitable[bytes]:
         if n < 0:
             raise ValueError("negative read size")
         if offset >= 0:
             return self._run(os.pread, fd, n, offset, fd=fd)
         return self._run(os.read, fd, n, fd=fd)
 
-    def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1) -> Awaitable[int]:
+    def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1,
+                 owned: bool = False) -> Awaitable[int]:
         if offset >= 0:
             return self._run(os.preadv, fd, [buffer], offset, fd=fd)
         return self._run(os.readv, fd, [buffer], fd=fd)
 
-    def write(self, fd: int, data: ReadableBuffer, offset: int = -1) -> Awaitable[int]:
+    def write(self, fd: int, data: ReadableBuffer, offset: int = -1,
+              owned: bool = False) -> Awaitable[int]:
         return self._run(_write_all, fd, data, offset, fd=fd)
 
-    def read_aligned(self, fd: int, size: int, offset: int) -> Awaitable[bytes]:
+    def read_aligned(self, fd: int, size: int, offset: int,
+                     owned: bool = False) -> Awaitable[bytes]:
         return self._run(_read_aligned, fd, size, offset, fd=fd)
 
     def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
@@ -367,7 +375,7 @@ class ThreadBackend:
     def ftruncate(self, fd: int, length: int) -> Awaitable[object]:
         return self._run(os.ftruncate, fd, length, fd=fd)
 
-    async def close(self, fd: int) -> None:
+    async def close(self, fd: int, owned: bool = False) -> None:
         if fd in self._unfinished:
             await self._settle(fd)
         # Not cancellable half-way: a close that was asked for happens.

@@ -24,6 +24,9 @@ cdef class SocketOperation(Operation):
     cdef bint listed
 
     cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept
+    cdef bint receives_nothing(self)
+    cdef object empty_result(self)
+    cdef object from_saved(self, SocketRequests owner)
     cdef int finish(self, object result) except -1
     cdef int fail(self, int err) except -1
     cdef int save(self, object result) except -1

@@ -14,6 +14,7 @@
 #   receive still in flight on it.
 
 from collections import deque
+from operator import index
 from socket import socket as socket_socket, SOCK_STREAM as PY_SOCK_STREAM
 from weakref import WeakKeyDictionary
 
@@ -36,6 +37,18 @@ cdef class SocketOperation(Operation):
     cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
         """Fills its SQE for fd (each kind its own request)."""
         pass
+
+    cdef bint receives_nothing(self):
+        """A receive of zero bytes: done at once, as recv(0) is."""
+        return False
+
+    cdef object empty_result(self):
+        return None
+
+    cdef object from_saved(self, SocketRequests owner):
+        """Its result from what cancelled requests left on its socket, or
+        None when there is none it can take."""
+        return None
 
     cdef int finish(self, object result) except -1:
         if self.future.cancelled():
@@ -110,6 +123,15 @@ cdef class RecvOp(SocketOperation):
             self.owner.save(self.sock, SAVED_BYTES, result)
         return 0
 
+    cdef bint receives_nothing(self):
+        return self.length == 0
+
+    cdef object empty_result(self):
+        return b''
+
+    cdef object from_saved(self, SocketRequests owner):
+        return owner.saved_data(self.sock, self.length, False)
+
 
 cdef class RecvIntoOp(SocketOperation):
     """recv() into a caller's writable buffer, held until the CQE."""
@@ -134,6 +156,19 @@ cdef class RecvIntoOp(SocketOperation):
         if result:
             self.owner.save(self.sock, SAVED_BYTES, (<char*>self.view.buf)[:result])
         return 0
+
+    cdef bint receives_nothing(self):
+        return self.view.len == 0
+
+    cdef object empty_result(self):
+        return 0
+
+    cdef object from_saved(self, SocketRequests owner):
+        data = owner.saved_data(self.sock, self.view.len, False)
+        if data is None:
+            return None
+        memcpy(self.view.buf, <char*>data, len(data))
+        return len(data)
 
 
 cdef class RecvMsgOp(SocketOperation):
@@ -184,6 +219,14 @@ cdef class RecvMsgOp(SocketOperation):
             data = (<char*>self.view.buf)[:data]
         self.owner.save(self.sock, SAVED_DATAGRAM, (data, sender))
         return 0
+
+    cdef object from_saved(self, SocketRequests owner):
+        item = owner.saved_data(self.sock, self.iov.iov_len, True)
+        if item is None or not self.has_view:
+            return item
+        data, address = item
+        memcpy(self.view.buf, <char*>data, len(data))
+        return (len(data), address)
 
 
 cdef class SendAllOp(SocketOperation):
@@ -268,6 +311,15 @@ cdef class AcceptOp(SocketOperation):
         self.owner.save(self.sock, SAVED_CONNECTION, result)
         return 0
 
+    cdef object from_saved(self, SocketRequests owner):
+        item = owner.take_saved(self.sock)
+        if item is None:
+            return None
+        if item[0] == SAVED_CONNECTION:
+            return item[1]
+        owner.put_back(self.sock, item[0], item[1])
+        return None
+
 
 cdef class ConnectOp(SocketOperation):
     cdef sockaddr_storage address
@@ -315,13 +367,6 @@ cdef class SocketRequests:
         if self.loop._debug and sock.gettimeout() != 0:
             raise ValueError("the socket must be non-blocking")
         return 0
-
-    cdef SocketOperation start(self, SocketOperation op, sock, bint receives):
-        op.owner = self
-        op.sock = sock
-        op.receives = receives
-        op.future = Future(loop=self.loop)
-        return op
 
     cdef int submit(self, SocketOperation op) except -1:
         """Queues op on its socket's fd as it is now. Before the kernel sees
@@ -457,25 +502,22 @@ cdef class SocketRequests:
         return (data, address) if with_address else data
 
     # -- the calls ---------------------------------------------------------------
+    # Each builds its operation (errors surface when the call is awaited, as
+    # with asyncio's coroutine methods), then awaits it through receive()
+    # (which first hands over what cancelled receives left behind) or run().
 
-    async def recv(self, sock, Py_ssize_t n):
-        self.check_socket(sock)
-        if n < 0:
-            raise ValueError("negative buffersize in recv")
+    async def receive(self, SocketOperation op):
         if self.abandoned_receives:
-            await self.settle(sock)
-        if n == 0:
-            return b''
+            await self.settle(op.sock)
+        if op.receives_nothing():
+            return op.empty_result()
         if self.saved_count:
-            data = self.saved_data(sock, n, False)
-            if data is not None:
-                return data
-        cdef RecvOp op = <RecvOp>self.start(RecvOp.__new__(RecvOp), sock, True)
-        op.length = <size_t>min(n, MAX_RW_COUNT)
-        data = PyBytes_FromStringAndSize(NULL, op.length)
-        Py_INCREF(data)
-        op.data = <PyObject*>data
-        del data
+            result = op.from_saved(self)
+            if result is not None:
+                return result
+        return await self.run(op)
+
+    async def run(self, SocketOperation op):
         self.submit(op)
         try:
             return await op.future
@@ -483,139 +525,136 @@ cdef class SocketRequests:
             op.abandon()
             raise
 
-    async def recv_into(self, sock, buf):
+    cdef SocketOperation start(self, SocketOperation op, sock, bint receives):
         self.check_socket(sock)
-        cdef RecvIntoOp op = <RecvIntoOp>self.start(RecvIntoOp.__new__(RecvIntoOp), sock, True)
-        get_writable_buffer(buf, &op.view)
-        op.has_view = True
-        if self.abandoned_receives:
-            await self.settle(sock)
-        if op.view.len == 0:
-            return 0
-        if self.saved_count:
-            data = self.saved_data(sock, op.view.len, False)
-            if data is not None:
-                memcpy(op.view.buf, <char*>data, len(data))
-                return len(data)
-        self.submit(op)
+        op.owner = self
+        op.sock = sock
+        op.receives = receives
+        op.future = Future(loop=self.loop)
+        return op
+
+    def recv(self, sock, n):
+        cdef RecvOp op
+        try:
+            n = index(n)
+            if n < 0:
+                raise ValueError("negative buffersize in recv")
+            op = <RecvOp>self.start(RecvOp.__new__(RecvOp), sock, True)
+            op.length = <size_t>min(n, MAX_RW_COUNT)
+            data = PyBytes_FromStringAndSize(NULL, op.length)
+            Py_INCREF(data)
+            op.data = <PyObject*>data
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def recv_into(self, sock, buf):
+        cdef RecvIntoOp op
+        try:
+            op = <RecvIntoOp>self.start(RecvIntoOp.__new__(RecvIntoOp), sock, True)
+            get_writable_buffer(buf, &op.view)
+            op.has_view = True
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def recvfrom(self, sock, bufsize):
+        cdef RecvMsgOp op
+        try:
+            bufsize = index(bufsize)
+            if bufsize < 0:
+                raise ValueError("negative buffersize in recvfrom")
+            op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
+            data = PyBytes_FromStringAndSize(NULL, min(bufsize, MAX_RW_COUNT))
+            Py_INCREF(data)
+            op.data = <PyObject*>data
+            op.prepare(PyBytes_AS_STRING(data), len(data))
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def recvfrom_into(self, sock, buf, nbytes=0):
+        cdef RecvMsgOp op
+        try:
+            nbytes = index(nbytes)
+            op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
+            get_writable_buffer(buf, &op.view)
+            op.has_view = True
+            if nbytes < 0:
+                raise ValueError("negative buffersize in recvfrom_into")
+            if nbytes > op.view.len:
+                raise ValueError("nbytes is greater than the length of the buffer")
+            op.prepare(op.view.buf, nbytes or op.view.len)
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def accept(self, sock):
+        try:
+            op = self.start(AcceptOp.__new__(AcceptOp), sock, True)
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def sendall(self, sock, data):
+        cdef SendAllOp op
+        try:
+            op = <SendAllOp>self.start(SendAllOp.__new__(SendAllOp), sock, False)
+            get_readable_buffer(data, &op.view)
+            op.has_view = True
+            if op.view.len == 0:
+                open_fd(sock)           # as send() on a closed socket: EBADF
+                return done_when_awaited(None)
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.run(op)
+
+    def sendto(self, sock, data, address):
+        cdef SendMsgOp op
+        try:
+            op = <SendMsgOp>self.start(SendMsgOp.__new__(SendMsgOp), sock, False)
+            get_readable_buffer(data, &op.view)
+            op.has_view = True
+            op.iov.iov_base = op.view.buf
+            op.iov.iov_len = op.view.len
+            op.msg.msg_name = &op.address
+            op.msg.msg_namelen = sockaddr_from_python(sock.family, address, &op.address)
+            op.msg.msg_iov = &op.iov
+            op.msg.msg_iovlen = 1
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.run(op)
+
+    def connect(self, sock, address):
+        cdef ConnectOp op
+        try:
+            self.loop.check_closed()
+            op = ConnectOp.__new__(ConnectOp)
+            op.owner = self
+            op.sock = sock
+            op.future = Future(loop=self.loop)
+            op.python_address = address
+            op.address_length = sockaddr_from_python(sock.family, address, &op.address)
+            self.submit(op)
+            # Start connecting now, as connect() would: callers may accept()
+            # on the other side before this loop iterates again.
+            self.loop._ring.submit_now()
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.wait(op)
+
+    async def wait(self, SocketOperation op):
         try:
             return await op.future
         except BaseException:
             op.abandon()
             raise
 
-    async def recvfrom(self, sock, Py_ssize_t bufsize):
-        self.check_socket(sock)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recvfrom")
-        if self.abandoned_receives:
-            await self.settle(sock)
-        if self.saved_count:
-            item = self.saved_data(sock, bufsize, True)
-            if item is not None:
-                return item
-        cdef RecvMsgOp op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
-        data = PyBytes_FromStringAndSize(NULL, min(bufsize, MAX_RW_COUNT))
-        Py_INCREF(data)
-        op.data = <PyObject*>data
-        op.prepare(PyBytes_AS_STRING(data), len(data))
-        del data
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
 
-    async def recvfrom_into(self, sock, buf, Py_ssize_t nbytes=0):
-        self.check_socket(sock)
-        cdef RecvMsgOp op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
-        get_writable_buffer(buf, &op.view)
-        op.has_view = True
-        if nbytes < 0:
-            raise ValueError("negative buffersize in recvfrom_into")
-        if nbytes > op.view.len:
-            raise ValueError("nbytes is greater than the length of the buffer")
-        if nbytes == 0:
-            nbytes = op.view.len
-        if self.abandoned_receives:
-            await self.settle(sock)
-        if self.saved_count:
-            item = self.saved_data(sock, nbytes, True)
-            if item is not None:
-                data, address = item
-                memcpy(op.view.buf, <char*>data, len(data))
-                return (len(data), address)
-        op.prepare(op.view.buf, nbytes)
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
+async def fail_when_awaited(exc):
+    """A call's error, raised when its result is awaited."""
+    raise exc
 
-    async def sendall(self, sock, data):
-        self.check_socket(sock)
-        cdef SendAllOp op = <SendAllOp>self.start(SendAllOp.__new__(SendAllOp), sock, False)
-        get_readable_buffer(data, &op.view)
-        op.has_view = True
-        if op.view.len == 0:
-            open_fd(sock)           # as send() on a closed socket: EBADF
-            return None
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
 
-    async def sendto(self, sock, data, address):
-        self.check_socket(sock)
-        cdef SendMsgOp op = <SendMsgOp>self.start(SendMsgOp.__new__(SendMsgOp), sock, False)
-        get_readable_buffer(data, &op.view)
-        op.has_view = True
-        op.iov.iov_base = op.view.buf
-        op.iov.iov_len = op.view.len
-        op.msg.msg_name = &op.address
-        op.msg.msg_namelen = sockaddr_from_python(sock.family, address, &op.address)
-        op.msg.msg_iov = &op.iov
-        op.msg.msg_iovlen = 1
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
-
-    async def accept(self, sock):
-        self.check_socket(sock)
-        if self.abandoned_receives:
-            await self.settle(sock)
-        if self.saved_count:
-            item = self.take_saved(sock)
-            if item is not None:
-                if item[0] == SAVED_CONNECTION:
-                    return item[1]
-                self.put_back(sock, item[0], item[1])
-        cdef AcceptOp op = <AcceptOp>self.start(AcceptOp.__new__(AcceptOp), sock, True)
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
-
-    async def connect(self, sock, address):
-        self.loop.check_closed()
-        cdef ConnectOp op = <ConnectOp>self.start(ConnectOp.__new__(ConnectOp), sock, False)
-        op.python_address = address
-        op.address_length = sockaddr_from_python(sock.family, address, &op.address)
-        self.submit(op)
-        # Start connecting now, as connect() would: callers may accept() on
-        # the other side before this loop iterates again.
-        self.loop._ring.submit_now()
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
+async def done_when_awaited(result):
+    return result
