@@ -401,7 +401,7 @@ def test_latency_run_against_a_loop_and_a_c_server(tmp_path):
     assert peak["loop"] in ("uvloop", "asyncio") and peak["peak_rate"] > 0
     samples = {s["loop"]: s for s in results["samples"]}
     assert set(samples) == {"aiouring", "c-epoll"}
-    for loop, s in samples.items():
+    for s in samples.values():
         assert s["error"] is None, s["error"]
         m = s["metrics"]
         for at, fraction in (("at50", 0.5), ("at90", 0.9)):
@@ -451,7 +451,7 @@ def test_chains_busy_mode_times_every_path_it_can():
             re.finditer(r"^nop_chain\(\s*(\d+)\)\s+(.*)$", r.stdout, re.M)}
     assert sorted(rows) == [2, 4, 16, 64]
     kernel = aiouring.features()["bpf_loop"]
-    for n, cells in rows.items():
+    for cells in rows.values():
         timed = re.findall(r"([\d.]+) \(\s*([\d.]+)\)", cells)
         assert len(timed) == (3 if kernel else 2), cells
         assert all(float(ms) > 0 and float(its) >= 1 for ms, its in timed)
