@@ -11,7 +11,6 @@ from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
 from sys import _getframe as sys_getframe
 from threading import get_ident
-from warnings import warn
 
 cdef enum:
     # Compact the timer heap when this many cancelled timers make up more
