@@ -9,9 +9,20 @@ bytes fed since the last restart point are kept so tell() can name a
 character boundary (aiouring.textpos has the cookie scheme).
 
 Where this differs from the built-in open(): tell() also answers during and
-after iteration (the built-in refuses until the iteration ends); and a write
-after reads goes where reading stands, not past the read-ahead (as a binary
-'+' file does).
+after iteration (the built-in refuses until the iteration ends), and keeps
+the newlines attribute (the built-in's tell() forgets the newlines seen); a
+write after reads goes where reading stands, not past the read-ahead (as a
+binary '+' file does); in append mode a write after a seek to the start
+writes no BOM into a non-empty file (the built-in puts one at its end); and
+tell() at the start of a file is 0 even after reading there (the built-in
+returns a cookie that, sought to, makes the next write leave out the BOM).
+
+The encoder writes a BOM (UTF-16, UTF-32, UTF-8-SIG) only when it starts the
+file: opened at position 0, or after seek(0) or a seek to the end of an empty
+file, until the first write. The decoder starts afresh (looking for a BOM)
+at seek(0) and after each write; a cookie for any other position names the
+decoder's state there, the plain state where the decoder is fresh past the
+start.
 """
 
 from __future__ import annotations
@@ -129,10 +140,12 @@ class AsyncTextIOWrapper:
         self._snapshot: tuple[int, list[bytes]] | None = None
         if buffer.readable():
             self._decoder = self._make_decoder()
+        # Whether the encoder starts the file (its next write may open with
+        # a BOM): true at position 0, until a write.
+        self._encoder_at_start = False
         if buffer._is_writable():
             self._encoder = self._codec.incrementalencoder(self._errors)
-            if self._telling and buffer._tell() != 0:
-                self._encoder.setstate(0)   # no BOM in the middle of a file
+            self._position_encoder(self._telling and buffer._tell())
 
     @staticmethod
     def _lookup(encoding: str) -> codecs.CodecInfo:
@@ -299,6 +312,10 @@ class AsyncTextIOWrapper:
         size = _size(size)
         parts: list[str] = []
         total, at_end = 0, False
+        if size == 0:
+            # As the built-in: decodes on until there is text, even for none.
+            while self._used == len(self._decoded) and await self._read_chunk():
+                pass
         while True:
             text, start = self._decoded, self._used
             stop = len(text) if size < 0 else min(len(text), start + size - total)
@@ -350,9 +367,15 @@ class AsyncTextIOWrapper:
         has_lf = "\n" in text
         if has_lf and self._translate_out:
             text = text.replace("\n", self._write_newline)
-        if self._decoded or self._snapshot is not None:
+        if self._appends():
+            # The write lands at the end of the file, wherever reading stands.
+            self._forget_reading()
+            if self._encoder_at_start and self._telling:
+                await self._move_to_end()
+        elif self._decoded or self._snapshot is not None:
             await self._move_to_reading_point()
         data = encoder.encode(text)
+        self._encoder_at_start = False
         await self.buffer.write(data)
         if self._line_buffering and (has_lf or "\r" in text):
             await self.buffer.flush()
@@ -363,6 +386,17 @@ class AsyncTextIOWrapper:
     async def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             await self.write(line)
+
+    def _appends(self) -> bool:
+        # Only a file opened for appending writes at its end (a spooled
+        # temporary file's memory never does).
+        appending = getattr(self.buffer, "_is_appending", None)
+        return bool(appending and appending())
+
+    async def _move_to_end(self) -> None:
+        """In append mode, after a seek to the start: the write goes to the
+        end, so the encoder is set for there (no BOM after existing text)."""
+        self._position_encoder(await self.buffer.seek(0, os.SEEK_END))
 
     async def _move_to_reading_point(self) -> None:
         """Puts the buffer where reading stands, past what was read ahead."""
@@ -451,6 +485,11 @@ class AsyncTextIOWrapper:
         position, flags, skip = await self._reading_point()
         if self._decoder is None:
             return position
+        if position and not skip and flags == self._start_flags():
+            # A decoder still fresh past the start (after opening there, a
+            # write, or reading nothing at the end): the plain state, as the
+            # built-in names it, so no BOM is looked for there after a seek.
+            flags = 0
         return textpos.pack(position, flags, skip, self._start_flags())
 
     async def seek(self, cookie: SupportsIndex, whence: int = os.SEEK_SET) -> int:
@@ -496,6 +535,7 @@ class AsyncTextIOWrapper:
     def _position_encoder(self, where: int) -> None:
         if self._encoder is None:
             return
+        self._encoder_at_start = not where
         if where:
             self._encoder.setstate(0)   # a BOM belongs at the start of the file only
         else:
