@@ -12,10 +12,12 @@ Where this differs from the built-in open(): tell() also answers during and
 after iteration (the built-in refuses until the iteration ends), and keeps
 the newlines attribute (the built-in's tell() forgets the newlines seen); a
 write after reads goes where reading stands, not past the read-ahead (as a
-binary '+' file does); in append mode a write after a seek to the start
-writes no BOM into a non-empty file (the built-in puts one at its end); and
-tell() at the start of a file is 0 even after reading there (the built-in
-returns a cookie that, sought to, makes the next write leave out the BOM).
+binary '+' file does), and truncate() cuts there too; in append mode a
+write after a seek to the start writes no BOM into a non-empty file (the
+built-in puts one at its end); and tell() names the start of a file, or a
+fresh decoder past it, the same way after a read as before (the built-in's
+cookie after a read() that found nothing makes the next write leave out the
+BOM, or a read look for one).
 
 The encoder writes a BOM (UTF-16, UTF-32, UTF-8-SIG) only when it starts the
 file: opened at position 0, or after seek(0) or a seek to the end of an empty
@@ -403,6 +405,16 @@ class AsyncTextIOWrapper:
         if not self._telling:
             self._forget_reading()
             return
+        position = await self._reading_offset("write")
+        self._forget_reading()
+        await self.buffer.seek(position)
+        self._position_encoder(position)
+
+    # -- positions ------------------------------------------------------------
+
+    async def _reading_offset(self, action: str) -> int:
+        """The byte position just past the characters read (before what was
+        read ahead); UnsupportedOperation where no byte position is that."""
         position, _, skip = await self._reading_point()
         if skip and self._snapshot is not None:     # skip > 0 comes from a snapshot
             flags, chunks = self._snapshot
@@ -412,14 +424,10 @@ class AsyncTextIOWrapper:
                                        self._used, position - start)
             if end is None:
                 raise io.UnsupportedOperation(
-                    "can't write here: the read position is inside one "
+                    f"can't {action} here: the read position is inside one "
                     f"{self._encoding} decoding step; seek() to a line start first")
             position = start + end
-        self._forget_reading()
-        await self.buffer.seek(position)
-        self._position_encoder(position)
-
-    # -- positions ------------------------------------------------------------
+        return position
 
     def _scratch_decoder(self) -> Decoder:
         if self._scratch is None:
@@ -542,9 +550,11 @@ class AsyncTextIOWrapper:
             self._encoder.reset()
 
     async def truncate(self, pos: int | None = None) -> int:
+        """Cuts the file at pos bytes, by default where reading stands (the
+        built-in cuts past its read-ahead); the position does not move."""
         await self.flush()
-        if pos is None:
-            pos = await self.tell()
+        if pos is None and self._telling:
+            pos = await self._reading_offset("truncate")
         return await self.buffer.truncate(pos)
 
     # -- the rest ----------------------------------------------------------------

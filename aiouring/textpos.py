@@ -122,7 +122,7 @@ def _made_sooner(decoder: Decoder, saved: tuple[bytes, int], data: bytes,
                  wanted: int) -> bool:
     """Whether data, one byte short of a step just decoded from state saved,
     already makes the `wanted` characters: then the step ends past the
-    boundary, on bytes that make no character yet (a '\r' held back, an
+    boundary, on bytes that make no character yet (a '\\r' held back, an
     escape sequence). If not, decoder is left where the step left it."""
     after = decoder.getstate()
     decoder.setstate(saved)

@@ -302,10 +302,11 @@ def _usable_cookie(cookie, fresh, encoding):
     """The built-in's cookie to seek to in place of one from its tell(), or
     None where seeking to it would crash (see the test above)."""
     position = cookie % (1 << 64)
-    crashes = encoding == "iso2022_jp" and position
-    if cookie >> 64 == fresh and not crashes:
-        cookie = position
-    return None if crashes and cookie == position else cookie
+    if cookie >> 64 == fresh and not (position and encoding == "iso2022_jp"):
+        cookie = position       # the decoder's fresh state: its byte position alone
+    if encoding == "iso2022_jp" and position and cookie == position:
+        return None             # a plain byte position past the start
+    return cookie
 
 
 def test_tell_answers_during_iteration(on_loop, tmp_path):
@@ -408,4 +409,61 @@ def test_seek_never_hands_a_cjk_decoder_a_state_it_did_not_make(on_loop, tmp_pat
             assert await f.read() == "本cd\n"
             await f.seek(cookie)
             assert await f.read() == "本cd\n"
+    on_loop(main())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+@pytest.mark.parametrize("mode", ["a", "a+"])
+def test_append_mode_puts_a_bom_only_at_the_start(on_loop, tmp_path, encoding, mode):
+    """A write in append mode after seek(0) lands at the end: no BOM there
+    in a non-empty file (the built-in writes one), one in an empty file --
+    what the built-in writes once moved to the end."""
+    async def main():
+        for initial in ("", "text\n"):
+            a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+            for p in (a, b):
+                p.write_bytes(initial.encode(encoding) if initial else b"")
+            with open(a, mode, encoding=encoding) as expected:
+                expected.seek(0)
+                expected.seek(0, os.SEEK_END)
+                expected.write("x")
+            async with aiouring.open(b, mode, encoding=encoding) as got:
+                await got.seek(0)
+                await got.write("x")
+            assert b.read_bytes() == a.read_bytes()
+            assert b.read_text(encoding) == initial + "x"   # one BOM, at the start
+    on_loop(main())
+
+
+def test_append_mode_over_a_pipe_starts_with_a_bom(on_loop):
+    """Not seekable: nothing to move to, the stream starts with the BOM."""
+    async def main():
+        r, w = os.pipe()
+        async with aiouring.open(w, "a", encoding="utf-16") as f:
+            await f.write("é")
+        with os.fdopen(r, "rb") as pipe:
+            assert pipe.read() == "é".encode("utf-16")
+    on_loop(main())
+
+
+def test_truncate_cuts_where_reading_stands(on_loop, tmp_path):
+    """truncate() cuts after what was read, not past the read-ahead (as the
+    built-in does), and leaves the position; inside one decoding step there
+    is no such byte position: UnsupportedOperation."""
+    path = tmp_path / "t.txt"
+
+    async def main():
+        path.write_text("one\ntwo\nthree\n", encoding="utf-8")
+        async with aiouring.open(path, "r+", encoding="utf-8") as f:
+            assert await f.readline() == "one\n"
+            cookie = await f.tell()
+            assert await f.truncate() == 4
+            assert await f.tell() == cookie
+        assert path.read_bytes() == b"one\n"
+        path.write_text("日本語\n", encoding="utf-7")
+        async with aiouring.open(path, "r+", encoding="utf-7") as f:
+            assert await f.read(1) == "日"
+            with pytest.raises(io.UnsupportedOperation):
+                await f.truncate()
+            assert await f.read() == "本語\n"
     on_loop(main())
