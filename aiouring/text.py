@@ -369,14 +369,18 @@ class AsyncTextIOWrapper:
         has_lf = "\n" in text
         if has_lf and self._translate_out:
             text = text.replace("\n", self._write_newline)
-        if self._appends():
-            # The write lands at the end of the file, wherever reading stands.
-            self._forget_reading()
+        appending = self._appends()
+        if appending:
             if self._encoder_at_start and self._telling:
-                await self._move_to_end()
+                await self._set_encoder_for_end()
         elif self._decoded or self._snapshot is not None:
             await self._move_to_reading_point()
         data = encoder.encode(text)
+        if appending:
+            if not data:
+                return length       # nothing lands: reading goes on undisturbed
+            # The write lands at the end of the file, wherever reading stands.
+            self._forget_reading()
         self._encoder_at_start = False
         await self.buffer.write(data)
         if self._line_buffering and (has_lf or "\r" in text):
@@ -395,10 +399,13 @@ class AsyncTextIOWrapper:
         appending = getattr(self.buffer, "_is_appending", None)
         return bool(appending and appending())
 
-    async def _move_to_end(self) -> None:
-        """In append mode, after a seek to the start: the write goes to the
-        end, so the encoder is set for there (no BOM after existing text)."""
+    async def _set_encoder_for_end(self) -> None:
+        """In append mode, after a seek to the start: the write lands at the
+        end, so the encoder is set for there (a BOM only into an empty file).
+        The position stays."""
+        here = await self.buffer.tell()
         self._position_encoder(await self.buffer.seek(0, os.SEEK_END))
+        await self.buffer.seek(here)
 
     async def _move_to_reading_point(self) -> None:
         """Puts the buffer where reading stands, past what was read ahead."""

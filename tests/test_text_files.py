@@ -210,6 +210,9 @@ PLAIN = {"utf-8", "utf-16-le", "latin-1", "cp1252"}
          steps=[("read", 1), ("tell", None), ("seekback", 0), ("write", "a")])
 @example(initial="a", mode="a+", encoding="utf-8", newline="\n",
          steps=[("seek", (0, 0)), ("read", 0), ("write", ""), ("read", 1)])
+@example(initial="a", mode="a+", encoding="utf-8", newline="\n",
+         steps=[("tell", None), ("write", "aa"), ("seekback", 0), ("read", 1),
+                ("write", ""), ("read", 1)])
 @example(initial="\ra", mode="r+", encoding="utf-8", newline="",
          steps=[("read", 1), ("write", "a")])
 @example(initial="aaaaaaaa\r\U0001d11e", mode="r+", encoding="utf-16-le", newline="",
@@ -234,8 +237,10 @@ def test_text_plus_modes_match_builtin_open(on_loop, tmp_path, initial, mode, en
       BOM (UTF-16 refuses what it wrote). Its cookie's byte position alone
       is used (the low 64 bits; the decoder's flags are the next 32);
     - in 'a+' mode, after a seek to the start, it writes a BOM at the end of
-      a non-empty file: it is moved to the end first (where the write goes,
-      and where ours moves, even for a write of nothing);
+      a non-empty file: it is moved to the end first (where the write goes);
+      and an empty write there (but the first into an empty file) writes
+      nothing and changes nothing in ours, while the built-in drops its
+      read-ahead, restarts its decoder or writes that BOM: it is left out;
     - on iso2022_jp it crashes the interpreter reading after a seek to a
       plain byte position from tell(): those seeks are left out."""
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
@@ -253,6 +258,9 @@ def test_text_plus_modes_match_builtin_open(on_loop, tmp_path, initial, mode, en
                                      newline=newline) as got:
                 for op, arg in steps:
                     if op == "write":
+                        if mode == "a+" and not arg and (not at_start or a.stat().st_size):
+                            assert await got.write(arg) == 0
+                            continue
                         if mode == "a+" and at_start:
                             expected.seek(0, 2)
                         elif read_last:
