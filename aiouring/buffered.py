@@ -87,6 +87,9 @@ class AsyncBufferedFile:
     def _isatty(self) -> bool:
         return self.raw._isatty()
 
+    def _is_appending(self) -> bool:
+        return self.raw._appending
+
     def detach(self) -> AsyncFileIO:
         """Returns the raw file and leaves this object unusable. Synchronous,
         as aiofiles' detach(): unflushed bytes would need a write, so call

@@ -9,9 +9,22 @@ bytes fed since the last restart point are kept so tell() can name a
 character boundary (aiouring.textpos has the cookie scheme).
 
 Where this differs from the built-in open(): tell() also answers during and
-after iteration (the built-in refuses until the iteration ends); and a write
-after reads goes where reading stands, not past the read-ahead (as a binary
-'+' file does).
+after iteration (the built-in refuses until the iteration ends), and keeps
+the newlines attribute (the built-in's tell() forgets the newlines seen); a
+write after reads goes where reading stands, not past the read-ahead (as a
+binary '+' file does), and truncate() cuts there too; in append mode a
+write after a seek to the start writes no BOM into a non-empty file (the
+built-in puts one at its end); and tell() names the start of a file, or a
+fresh decoder past it, the same way after a read as before (the built-in's
+cookie after a read() that found nothing makes the next write leave out the
+BOM, or a read look for one).
+
+The encoder writes a BOM (UTF-16, UTF-32, UTF-8-SIG) only when it starts the
+file: opened at position 0, or after seek(0) or a seek to the end of an empty
+file, until the first write. The decoder starts afresh (looking for a BOM)
+at seek(0) and after each write; a cookie for any other position names the
+decoder's state there, the plain state where the decoder is fresh past the
+start.
 """
 
 from __future__ import annotations
@@ -129,10 +142,12 @@ class AsyncTextIOWrapper:
         self._snapshot: tuple[int, list[bytes]] | None = None
         if buffer.readable():
             self._decoder = self._make_decoder()
+        # Whether the encoder starts the file (its next write may open with
+        # a BOM): true at position 0, until a write.
+        self._encoder_at_start = False
         if buffer._is_writable():
             self._encoder = self._codec.incrementalencoder(self._errors)
-            if self._telling and buffer._tell() != 0:
-                self._encoder.setstate(0)   # no BOM in the middle of a file
+            self._position_encoder(self._telling and buffer._tell())
 
     @staticmethod
     def _lookup(encoding: str) -> codecs.CodecInfo:
@@ -299,6 +314,10 @@ class AsyncTextIOWrapper:
         size = _size(size)
         parts: list[str] = []
         total, at_end = 0, False
+        if size == 0:
+            # As the built-in: decodes on until there is text, even for none.
+            while self._used == len(self._decoded) and await self._read_chunk():
+                pass
         while True:
             text, start = self._decoded, self._used
             stop = len(text) if size < 0 else min(len(text), start + size - total)
@@ -350,9 +369,19 @@ class AsyncTextIOWrapper:
         has_lf = "\n" in text
         if has_lf and self._translate_out:
             text = text.replace("\n", self._write_newline)
-        if self._decoded or self._snapshot is not None:
+        appending = self._appends()
+        if appending:
+            if self._encoder_at_start and self._telling:
+                await self._set_encoder_for_end()
+        elif self._decoded or self._snapshot is not None:
             await self._move_to_reading_point()
         data = encoder.encode(text)
+        if appending:
+            if not data:
+                return length       # nothing lands: reading goes on undisturbed
+            # The write lands at the end of the file, wherever reading stands.
+            self._forget_reading()
+        self._encoder_at_start = False
         await self.buffer.write(data)
         if self._line_buffering and (has_lf or "\r" in text):
             await self.buffer.flush()
@@ -364,11 +393,35 @@ class AsyncTextIOWrapper:
         for line in lines:
             await self.write(line)
 
+    def _appends(self) -> bool:
+        # Only a file opened for appending writes at its end (a spooled
+        # temporary file's memory never does).
+        appending = getattr(self.buffer, "_is_appending", None)
+        return bool(appending and appending())
+
+    async def _set_encoder_for_end(self) -> None:
+        """In append mode, after a seek to the start: the write lands at the
+        end, so the encoder is set for there (a BOM only into an empty file).
+        The position stays."""
+        here = await self.buffer.tell()
+        self._position_encoder(await self.buffer.seek(0, os.SEEK_END))
+        await self.buffer.seek(here)
+
     async def _move_to_reading_point(self) -> None:
         """Puts the buffer where reading stands, past what was read ahead."""
         if not self._telling:
             self._forget_reading()
             return
+        position = await self._reading_offset("write")
+        self._forget_reading()
+        await self.buffer.seek(position)
+        self._position_encoder(position)
+
+    # -- positions ------------------------------------------------------------
+
+    async def _reading_offset(self, action: str) -> int:
+        """The byte position just past the characters read (before what was
+        read ahead); UnsupportedOperation where no byte position is that."""
         position, _, skip = await self._reading_point()
         if skip and self._snapshot is not None:     # skip > 0 comes from a snapshot
             flags, chunks = self._snapshot
@@ -378,14 +431,10 @@ class AsyncTextIOWrapper:
                                        self._used, position - start)
             if end is None:
                 raise io.UnsupportedOperation(
-                    "can't write here: the read position is inside one "
+                    f"can't {action} here: the read position is inside one "
                     f"{self._encoding} decoding step; seek() to a line start first")
             position = start + end
-        self._forget_reading()
-        await self.buffer.seek(position)
-        self._position_encoder(position)
-
-    # -- positions ------------------------------------------------------------
+        return position
 
     def _scratch_decoder(self) -> Decoder:
         if self._scratch is None:
@@ -451,6 +500,11 @@ class AsyncTextIOWrapper:
         position, flags, skip = await self._reading_point()
         if self._decoder is None:
             return position
+        if position and not skip and flags == self._start_flags():
+            # A decoder still fresh past the start (after opening there, a
+            # write, or reading nothing at the end): the plain state, as the
+            # built-in names it, so no BOM is looked for there after a seek.
+            flags = 0
         return textpos.pack(position, flags, skip, self._start_flags())
 
     async def seek(self, cookie: SupportsIndex, whence: int = os.SEEK_SET) -> int:
@@ -496,15 +550,18 @@ class AsyncTextIOWrapper:
     def _position_encoder(self, where: int) -> None:
         if self._encoder is None:
             return
+        self._encoder_at_start = not where
         if where:
             self._encoder.setstate(0)   # a BOM belongs at the start of the file only
         else:
             self._encoder.reset()
 
     async def truncate(self, pos: int | None = None) -> int:
+        """Cuts the file at pos bytes, by default where reading stands (the
+        built-in cuts past its read-ahead); the position does not move."""
         await self.flush()
-        if pos is None:
-            pos = await self.tell()
+        if pos is None and self._telling:
+            pos = await self._reading_offset("truncate")
         return await self.buffer.truncate(pos)
 
     # -- the rest ----------------------------------------------------------------

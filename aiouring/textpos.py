@@ -73,20 +73,36 @@ def locate(decoder: Decoder, flags: int, data: bytes, wanted: int,
            ratio: float) -> tuple[int, int, int]:
     """Where, in data (decoded from state (b'', flags)), the first `wanted`
     characters end: (offset, flags there, characters still to skip). The
-    offset is the last point at or before that boundary where the decoder
-    holds no undecoded bytes; decoder is a scratch decoder of the same kind
+    offset is the last point at or before that boundary (the first byte
+    after which there are `wanted` characters) where the decoder holds no
+    undecoded bytes; decoder is a scratch decoder of the same kind
     and is left in an undefined state. ratio (bytes per character of data)
-    sizes the steps, so a plain encoding finds its point in one decode."""
+    sizes the steps, so a plain encoding finds its point in a decode or two."""
+    best, unsure = _scan(decoder, 0, flags, data, wanted, ratio)
+    if unsure:
+        # A long step ended inside a decoding step, past the point found: a
+        # clean point may lie inside that step. Look again, byte by byte.
+        offset, flags, wanted = best
+        best, _ = _scan(decoder, offset, flags, data, wanted, 0.0)
+    return best
+
+
+def _scan(decoder: Decoder, offset: int, flags: int, data: bytes, wanted: int,
+          ratio: float) -> tuple[tuple[int, int, int], bool]:
+    """locate() from offset, in steps sized by ratio (0: byte by byte); also
+    whether a step of several bytes ended unclean after the point found."""
     decoder.setstate((b"", flags))
-    offset = produced = 0
-    best = (0, flags, wanted)
+    produced = 0
+    best = (offset, flags, wanted)
+    unsure = False
     step = max(1, round(wanted * ratio))
     while offset < len(data) and best[2] > 0:
         saved = decoder.getstate()
         n = min(step, len(data) - offset)
         got = produced + len(decoder.decode(data[offset:offset + n]))
         pending, now = decoder.getstate()
-        if (got > wanted or (got == wanted and pending)) and n > 1:
+        if n > 1 and (got > wanted or (got == wanted and (pending or _made_sooner(
+                decoder, saved, data[offset:offset + n - 1], wanted - produced)))):
             decoder.setstate(saved)         # too far, or not clean: smaller steps
             step = n // 2
             continue
@@ -95,9 +111,25 @@ def locate(decoder: Decoder, flags: int, data: bytes, wanted: int,
         offset += n
         produced = got
         if not pending:
-            best = (offset, now, wanted - produced)
+            best, unsure = (offset, now, wanted - produced), False
+        elif n > 1:
+            unsure = True
         step = max(1, round((wanted - produced) * ratio))
-    return best
+    return best, unsure
+
+
+def _made_sooner(decoder: Decoder, saved: tuple[bytes, int], data: bytes,
+                 wanted: int) -> bool:
+    """Whether data, one byte short of a step just decoded from state saved,
+    already makes the `wanted` characters: then the step ends past the
+    boundary, on bytes that make no character yet (a '\\r' held back, an
+    escape sequence). If not, decoder is left where the step left it."""
+    after = decoder.getstate()
+    decoder.setstate(saved)
+    if len(decoder.decode(data)) == wanted:
+        return True
+    decoder.setstate(after)
+    return False
 
 
 def final_offset(decoder: Decoder, flags: int, data: bytes, wanted: int,

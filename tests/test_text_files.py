@@ -3,8 +3,10 @@ same bytes: reads, lines, iteration, writes, newline modes, multi-byte and
 stateful encodings, tell()/seek() round trips and '+' modes -- on every loop
 (the on_loop fixture)."""
 
+import codecs
 import io
 import os
+import re
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -14,7 +16,7 @@ import aiouring
 SETTINGS = settings(max_examples=int(os.environ.get("AIOURING_EXAMPLES", 40)), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-ENCODINGS = ["utf-8", "utf-16", "utf-16-le", "latin-1", "cp1252", "utf-8-sig",
+ENCODINGS = ["utf-8", "utf-16", "utf-16-le", "utf-32", "latin-1", "cp1252", "utf-8-sig",
              "utf-7", "iso2022_jp", "shift_jis"]
 NEWLINES = [None, "", "\n", "\r", "\r\n"]
 TEXT = st.text(alphabet=st.sampled_from("aé€\n\r𝄞 x日本+-"), max_size=3000)
@@ -51,6 +53,20 @@ async def _next(f):
         return None
 
 
+def _kinds(newlines):
+    """A newlines attribute as a set of line endings."""
+    if newlines is None:
+        return set()
+    return {newlines} if isinstance(newlines, str) else set(newlines)
+
+
+def _line_endings(text):
+    """The kinds of line ending in text."""
+    return {ending for ending, pattern in (("\r\n", "\r\n"), ("\r", "\r(?!\n)"),
+                                           ("\n", "(?<!\r)\n"))
+            if re.search(pattern, text)}
+
+
 def _next_sync(f):
     try:
         return next(f)
@@ -59,6 +75,10 @@ def _next_sync(f):
 
 
 @SETTINGS
+@example(text="a\n", encoding="utf-8", newline=None, raw=None,
+         steps=[("read", 1), ("tell", None)])
+@example(text="\r", encoding="utf-16", newline=None, raw=None,
+         steps=[("read", 1), ("tell", None), ("seek", (0, 0)), ("seekback", 0)])
 @example(text="a\rb", encoding="utf-8", newline=None, raw=None,
          steps=[("read", 2), ("tell", None), ("read", 1), ("seekback", 0), ("read", -1)])
 @example(text="日本a+b日", encoding="iso2022_jp", newline="", raw=None,
@@ -71,17 +91,21 @@ def _next_sync(f):
 def test_text_reads_match_builtin_open(on_loop, tmp_path, text, encoding, newline, raw, steps):
     """Same characters from each read, same lines; a cookie from tell()
     brings reading back to the same place. Undecodable input (raw bytes)
-    is replaced the same way."""
+    is replaced the same way. The newlines attribute is compared until the
+    first tell(): the built-in's tell() forgets the newlines seen so far,
+    and its seek() to a cookie meets again those it skips; ours keeps them
+    (and names only line endings the file has)."""
     path = tmp_path / "data.txt"
     path.write_bytes(text.encode(encoding, errors="replace") if raw is None else raw)
     errors = "strict" if raw is None else "replace"
-    if raw is not None and encoding in ("iso2022_jp", "shift_jis", "utf-16"):
-        # Garbage: UTF-16 refuses it without a BOM (UnicodeError, not
-        # replaced); the CJK codecs' replacement depends on chunking.
-        encoding = "utf-16-le"
+    if raw is not None and encoding in ("iso2022_jp", "shift_jis", "utf-16", "utf-32"):
+        # Garbage: UTF-16 and UTF-32 refuse it without a BOM (UnicodeError,
+        # not replaced); the CJK codecs' replacement depends on chunking.
+        encoding = "utf-32-le" if encoding == "utf-32" else "utf-16-le"
 
     async def main():
         saved = []      # (built-in cookie, aiouring cookie)
+        told = False
         with open(path, encoding=encoding, errors=errors, newline=newline) as expected:
             async with aiouring.open(path, "r", encoding=encoding, errors=errors,
                                      newline=newline) as got:
@@ -93,6 +117,7 @@ def test_text_reads_match_builtin_open(on_loop, tmp_path, text, encoding, newlin
                             cookie = expected.tell()
                         except OSError:     # the built-in refuses during iteration
                             continue
+                        told = True
                         saved.append((cookie, await got.tell()))
                     elif op == "seekback":
                         if saved:
@@ -102,6 +127,7 @@ def test_text_reads_match_builtin_open(on_loop, tmp_path, text, encoding, newlin
                     elif op == "seek" and arg[1] == os.SEEK_CUR:
                         try:        # opaque cookies: compare what follows
                             expected.seek(0, os.SEEK_CUR)
+                            told = True
                         except OSError:     # the built-in refuses during iteration
                             pass
                         await got.seek(0, os.SEEK_CUR)
@@ -110,7 +136,10 @@ def test_text_reads_match_builtin_open(on_loop, tmp_path, text, encoding, newlin
                     else:
                         assert await getattr(got, op)(arg) == getattr(expected, op)(arg), (op, arg)
                 assert [line async for line in got] == list(expected)
-                assert got.newlines == expected.newlines
+                if not told:
+                    assert got.newlines == expected.newlines
+        with open(path, encoding=encoding, errors=errors, newline="") as whole:
+            assert _kinds(got.newlines) <= _line_endings(whole.read())
     on_loop(main())
 
 
@@ -149,36 +178,92 @@ plus_ops = st.one_of(
     st.tuples(st.just("seek"), st.sampled_from([(0, 0), (0, 2)])),
     st.tuples(st.just("flush"), st.none()),
 )
-# Encodings and newline modes in which every character boundary is a plain
-# byte position: there the built-in's seek(tell()) puts a write where ours goes.
+# Encodings in which every character boundary is a plain byte position:
+# there, with no newline decoder (which holds back a '\r'), the built-in's
+# seek(tell()) puts a write where ours goes.
 PLAIN = {"utf-8", "utf-16-le", "latin-1", "cp1252"}
 
 
 @SETTINGS
+@example(initial="", mode="a+", encoding="utf-16", newline=None,
+         steps=[("tell", None), ("write", "a"), ("seekback", 0), ("read", 1)])
+@example(initial="", mode="w+", encoding="utf-16", newline=None,
+         steps=[("read", 1), ("tell", None), ("seekback", 0), ("write", "a")])
+@example(initial="xy", mode="a+", encoding="utf-8-sig", newline=None,
+         steps=[("seek", (0, 0)), ("write", "a"), ("seek", (0, 0)), ("read", -1)])
+@example(initial="xy", mode="a+", encoding="iso2022_jp", newline=None,
+         steps=[("write", "日"), ("seek", (0, 0)), ("write", "a")])
+@example(initial="xyz", mode="r+", encoding="iso2022_jp", newline=None,
+         steps=[("write", "a"), ("tell", None), ("seekback", 0), ("read", -1)])
+@example(initial="", mode="r+", encoding="utf-16", newline=None,
+         steps=[("write", ""), ("readline", 1), ("tell", None), ("write", "a"),
+                ("seekback", 0), ("read", 1)])
+@example(initial="", mode="r+", encoding="utf-16", newline=None,
+         steps=[("write", ""), ("read", 1), ("tell", None), ("write", "a"),
+                ("seekback", 0), ("read", 1)])
+@example(initial="", mode="r+", encoding="utf-16", newline=None,
+         steps=[("tell", None), ("write", "a"), ("seekback", 0), ("write", ""),
+                ("readline", 0)])
+@example(initial="\ra", mode="r+", encoding="utf-16", newline=None,
+         steps=[("read", 1), ("tell", None), ("seekback", 0), ("write", "a")])
+@example(initial="a\ra", mode="r+", encoding="utf-16", newline=None,
+         steps=[("read", 1), ("tell", None), ("seekback", 0), ("write", "a")])
+@example(initial="a", mode="a+", encoding="utf-8", newline="\n",
+         steps=[("seek", (0, 0)), ("read", 0), ("write", ""), ("read", 1)])
+@example(initial="a", mode="a+", encoding="utf-8", newline="\n",
+         steps=[("tell", None), ("write", "aa"), ("seekback", 0), ("read", 1),
+                ("write", ""), ("read", 1)])
+@example(initial="\ra", mode="r+", encoding="utf-8", newline="",
+         steps=[("read", 1), ("write", "a")])
+@example(initial="aaaaaaaa\r\U0001d11e", mode="r+", encoding="utf-16-le", newline="",
+         steps=[("readline", -1), ("write", "")])
 @given(initial=TEXT.map(lambda t: t[:1000]), mode=st.sampled_from(["r+", "w+", "a+"]),
        encoding=st.sampled_from(ENCODINGS), newline=st.sampled_from(NEWLINES),
        steps=st.lists(plus_ops, max_size=12))
 def test_text_plus_modes_match_builtin_open(on_loop, tmp_path, initial, mode, encoding,
                                             newline, steps):
-    """Writes, then reads of what was written, in '+' modes. Two faults of
-    the built-in are kept out of the comparison: it is flushed after each
-    write (otherwise a read right after a write can return what the write
-    replaced), and a write after reads goes where reading stands: the
-    built-in gets there with seek(tell()) (by itself it writes past its
-    read-ahead)."""
+    """Writes, then reads of what was written, in '+' modes. Faults of the
+    built-in are kept out of the comparison:
+
+    - it is flushed after each write (otherwise a read right after a write
+      can return what the write replaced);
+    - a write after reads goes where reading stands: the built-in gets there
+      with seek(tell()) (by itself it writes past its read-ahead, also after
+      a seek to a cookie inside one decoding step, the bytes it decoded);
+    - its tell() names the decoder's fresh state after read() found nothing
+      at the end of the file (but not after readline()): at the start, a
+      write after seeking there leaves out the BOM (a UTF-16 file it then
+      cannot read back); past it, reading after seeking there looks for a
+      BOM (UTF-16 refuses what it wrote). Its cookie's byte position alone
+      is used (the low 64 bits; the decoder's flags are the next 32);
+    - in 'a+' mode, after a seek to the start, it writes a BOM at the end of
+      a non-empty file: it is moved to the end first (where the write goes);
+      and an empty write there (but the first into an empty file) writes
+      nothing and changes nothing in ours, while the built-in drops its
+      read-ahead, restarts its decoder or writes that BOM: it is left out;
+    - on iso2022_jp it crashes the interpreter reading after a seek to a
+      plain byte position from tell(): those seeks are left out."""
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     for p in (a, b):
         p.write_bytes(initial.encode(encoding, errors="replace"))
-    plain = encoding in PLAIN and newline is not None
+    plain = encoding in PLAIN and newline not in (None, "")
+    fresh = codecs.getincrementaldecoder(encoding)().getstate()[1]
+    if newline in (None, ""):
+        fresh <<= 1     # the newline decoder's flags around the codec's
 
     async def main():
-        saved, read_last = [], False
+        saved, read_last, at_start = [], False, False
         with open(a, mode, encoding=encoding, errors="replace", newline=newline) as expected:
             async with aiouring.open(b, mode, encoding=encoding, errors="replace",
                                      newline=newline) as got:
                 for op, arg in steps:
                     if op == "write":
-                        if read_last:
+                        if mode == "a+" and not arg and (not at_start or a.stat().st_size):
+                            assert await got.write(arg) == 0
+                            continue
+                        if mode == "a+" and at_start:
+                            expected.seek(0, 2)
+                        elif read_last:
                             if plain:
                                 expected.seek(expected.tell())
                             else:
@@ -186,15 +271,22 @@ def test_text_plus_modes_match_builtin_open(on_loop, tmp_path, initial, mode, en
                                 await got.seek(0, 2)
                         assert await got.write(arg) == expected.write(arg)
                         expected.flush()
+                        at_start = False
                     elif op == "tell":
                         saved.append((expected.tell(), await got.tell()))
                     elif op == "seekback":
                         if saved:
                             cookie, ours = saved[arg % len(saved)]
+                            cookie = _usable_cookie(cookie, fresh, encoding)
+                            if cookie is None:
+                                continue
                             expected.seek(cookie)
                             await got.seek(ours)
+                            at_start = cookie == 0
                     elif op == "seek":
-                        assert await got.seek(*arg) == expected.seek(*arg)
+                        position = expected.seek(*arg)
+                        assert await got.seek(*arg) == position
+                        at_start = position == 0
                     elif op == "flush":
                         expected.flush()
                         await got.flush()
@@ -204,12 +296,25 @@ def test_text_plus_modes_match_builtin_open(on_loop, tmp_path, initial, mode, en
                         if ours[0] == "error":
                             return      # what follows a decoding error is unspecified
                     keeps = op in ("tell", "flush") or (op == "seekback" and not saved)
-                    read_last = op in ("read", "readline") or (read_last and keeps)
+                    # A cookie with bytes to decode again: the built-in reads ahead.
+                    ahead = op == "seekback" and saved and cookie >= 1 << 96
+                    read_last = op in ("read", "readline") or ahead or (read_last and keeps)
                 expected.seek(0)
                 await got.seek(0)
                 assert await got.read() == expected.read()
     on_loop(main())
     assert b.read_bytes() == a.read_bytes()
+
+
+def _usable_cookie(cookie, fresh, encoding):
+    """The built-in's cookie to seek to in place of one from its tell(), or
+    None where seeking to it would crash (see the test above)."""
+    position = cookie % (1 << 64)
+    if cookie >> 64 == fresh and not (position and encoding == "iso2022_jp"):
+        cookie = position       # the decoder's fresh state: its byte position alone
+    if encoding == "iso2022_jp" and position and cookie == position:
+        return None             # a plain byte position past the start
+    return cookie
 
 
 def test_tell_answers_during_iteration(on_loop, tmp_path):
@@ -312,4 +417,61 @@ def test_seek_never_hands_a_cjk_decoder_a_state_it_did_not_make(on_loop, tmp_pat
             assert await f.read() == "本cd\n"
             await f.seek(cookie)
             assert await f.read() == "本cd\n"
+    on_loop(main())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+@pytest.mark.parametrize("mode", ["a", "a+"])
+def test_append_mode_puts_a_bom_only_at_the_start(on_loop, tmp_path, encoding, mode):
+    """A write in append mode after seek(0) lands at the end: no BOM there
+    in a non-empty file (the built-in writes one), one in an empty file --
+    what the built-in writes once moved to the end."""
+    async def main():
+        for initial in ("", "text\n"):
+            a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+            for p in (a, b):
+                p.write_bytes(initial.encode(encoding) if initial else b"")
+            with open(a, mode, encoding=encoding) as expected:
+                expected.seek(0)
+                expected.seek(0, os.SEEK_END)
+                expected.write("x")
+            async with aiouring.open(b, mode, encoding=encoding) as got:
+                await got.seek(0)
+                await got.write("x")
+            assert b.read_bytes() == a.read_bytes()
+            assert b.read_text(encoding) == initial + "x"   # one BOM, at the start
+    on_loop(main())
+
+
+def test_append_mode_over_a_pipe_starts_with_a_bom(on_loop):
+    """Not seekable: nothing to move to, the stream starts with the BOM."""
+    async def main():
+        r, w = os.pipe()
+        async with aiouring.open(w, "a", encoding="utf-16") as f:
+            await f.write("é")
+        with os.fdopen(r, "rb") as pipe:
+            assert pipe.read() == "é".encode("utf-16")
+    on_loop(main())
+
+
+def test_truncate_cuts_where_reading_stands(on_loop, tmp_path):
+    """truncate() cuts after what was read, not past the read-ahead (as the
+    built-in does), and leaves the position; inside one decoding step there
+    is no such byte position: UnsupportedOperation."""
+    path = tmp_path / "t.txt"
+
+    async def main():
+        path.write_text("one\ntwo\nthree\n", encoding="utf-8")
+        async with aiouring.open(path, "r+", encoding="utf-8") as f:
+            assert await f.readline() == "one\n"
+            cookie = await f.tell()
+            assert await f.truncate() == 4
+            assert await f.tell() == cookie
+        assert path.read_bytes() == b"one\n"
+        path.write_text("日本語\n", encoding="utf-7")
+        async with aiouring.open(path, "r+", encoding="utf-7") as f:
+            assert await f.read(1) == "日"
+            with pytest.raises(io.UnsupportedOperation):
+                await f.truncate()
+            assert await f.read() == "本語\n"
     on_loop(main())
