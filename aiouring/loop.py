@@ -4,6 +4,7 @@ the rest of the AbstractEventLoop contract (run_until_complete, executors,
 exception handlers, getaddrinfo, create_connection, create_server, ...).
 There is no selector: everything below asks the core's components."""
 
+import contextvars
 import errno
 import io
 import os
@@ -147,7 +148,8 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
                     raise RuntimeError("asyncio.get_child_watcher() is not activated, "
                                        "subprocess support is not installed.")
                 transp = start()
-                active.add_child_handler(transp.get_pid(), self._child_exited, transp)
+                active.add_child_handler(transp.get_pid(), self._child_exited, transp,
+                                         contextvars.copy_context())
         try:
             await waiter
         except (SystemExit, KeyboardInterrupt):
@@ -158,8 +160,9 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             raise
         return transp
 
-    def _child_exited(self, pid, returncode, transp):
-        self.call_soon_threadsafe(transp._process_exited, returncode)
+    def _child_exited(self, pid, returncode, transp, context):
+        # From the watcher's thread; reported in the transport creator's context.
+        self.call_soon_threadsafe(transp._process_exited, returncode, context=context)
 
     async def _sendfile_native(self, transp, file, offset, count):
         """loop.sendfile() on a native transport: the splice pump moves the

@@ -1,7 +1,7 @@
 # The loop's transports component: it makes every kind of transport, keeps
-# them by fd (so add_reader() can refuse an fd a transport owns), flushes
-# their writes right before the loop enters the kernel, and lends stream
-# transports the loop's provided buffer ring.
+# socket transports by fd (so add_reader() can refuse an fd one owns),
+# flushes their queued writes right before the loop enters the kernel, and
+# lends stream transports the loop's provided buffer ring.
 
 from weakref import WeakValueDictionary
 
@@ -79,7 +79,7 @@ cdef class Transports:
 
     def stream(self, sock, protocol, waiter=None, extra=None, server=None):
         """A stream transport on a connected socket (_make_socket_transport)."""
-        return StreamTransport.create(self.loop, sock, protocol, waiter, extra, server)
+        return StreamTransport.create(self.loop, sock, protocol, waiter, extra, server, None)
 
     def datagram(self, sock, protocol, address=None, waiter=None, extra=None):
         """A datagram transport (_make_datagram_transport)."""
@@ -113,6 +113,7 @@ cdef class Transports:
         op.server = server
         op.ssl_handshake_timeout = ssl_handshake_timeout
         op.ssl_shutdown_timeout = ssl_shutdown_timeout
+        op.context = PyContext_CopyCurrent()
         op.active = True
         op.arm()
         self.accepting[fd] = op
@@ -131,6 +132,7 @@ cdef class Transports:
         op.pid = pid
         op.callback = callback
         op.args = args
+        op.context = PyContext_CopyCurrent()
         op.pidfd = os_pidfd_open(pid)
         op.arm()
         return op
