@@ -15,6 +15,9 @@ import warnings
 from asyncio.log import logger
 from cpython.exc cimport PyErr_Clear
 
+cdef enum:
+    MAX_IOVECS = 1024               # IOV_MAX on Linux
+
 cdef object set_result_unless_cancelled = aio_futures._set_result_unless_cancelled
 cdef object TransportSocket = aio_trsock.TransportSocket
 cdef int LOG_THRESHOLD_FOR_CONNLOST_WRITES = aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
@@ -76,6 +79,7 @@ cdef class TransportBase(FlushTarget):
 
     def __dealloc__(self):
         PyMem_Free(self.own_buffer)
+        PyMem_Free(self.iovecs)
 
     def __init__(self, *args, **kwargs):
         raise TypeError("transports are created by the loop")
@@ -177,8 +181,37 @@ cdef class TransportBase(FlushTarget):
         return 0
 
     cdef int send_now(self) except -1:
-        """Writes the queue straight into the fd, without blocking."""
+        """Writes the (non-empty) queue straight into the fd, without blocking."""
         return 0
+
+    cdef int submit_write(self) except -1:
+        """Submits the kind's write request for the queue's head."""
+        return 0
+
+    cdef int flush(self) except -1:
+        """Right before the loop enters the kernel: the queue goes out as one
+        request, unless one is in flight or the transport is done."""
+        if self.queue and not self.writer.user_data and self.fd >= 0 and not self.lost_scheduled:
+            self.submit_write()
+        return 0
+
+    cdef Py_ssize_t gather(self) except -1:
+        """Points self.iovecs at the queue's head (up to MAX_IOVECS buffers)."""
+        cdef Py_ssize_t count = min(len(self.queue), MAX_IOVECS), i
+        cdef bytes chunk
+        if count > self.iovec_capacity:
+            self.iovecs = <iovec*>PyMem_Realloc(self.iovecs, count * sizeof(iovec))
+            if self.iovecs == NULL:
+                self.iovec_capacity = 0
+                raise MemoryError()
+            self.iovec_capacity = count
+        for i in range(count):
+            chunk = <bytes>self.queue[i]
+            self.iovecs[i].iov_base = PyBytes_AS_STRING(chunk)
+            self.iovecs[i].iov_len = len(chunk)
+        self.iovecs[0].iov_base = <char*>self.iovecs[0].iov_base + self.head_offset
+        self.iovecs[0].iov_len -= self.head_offset
+        return count
 
     cdef int wrote_now(self, ssize_t n) except -1:
         """The result of a direct write(2)/send(2) of the queue's head."""
@@ -339,26 +372,28 @@ cdef class TransportBase(FlushTarget):
         self.queued(was_idle)
 
     def writelines(self, list_of_data):
+        """write() of the buffers joined, without joining them: an idle
+        transport sends them with one sendmsg(2)."""
         cdef bint was_idle = not self.queue
         cdef Py_ssize_t size = 0
         cdef list chunks = [data if type(data) is bytes else bytes(data)
-                            for data in list_of_data]
+                            for data in list_of_data if data]
         self.check_write()
+        if not chunks:
+            return
         if self.drops_writes():
             self.write_lost()
             return
         for data in chunks:
-            if data:
-                self.queue.append(data)
-                size += len(<bytes>data)
-        if size:
-            self.buffer_size += size
-            self.queued(was_idle)
+            self.queue.append(data)
+            size += len(<bytes>data)
+        self.buffer_size += size
+        self.queued(was_idle)
 
     cdef int queued(self, bint was_idle) except -1:
         """Bytes were queued: into the fd at once on an idle transport, what
         it did not take is flushed on the ring before the next enter."""
-        if was_idle:
+        if was_idle and self.fd >= 0:
             self.send_now()
         if self.queue and not self.writer.user_data:
             self.loop._transports.want_flush(self)
@@ -505,6 +540,8 @@ cdef class TransportBase(FlushTarget):
             return
         self.lost_scheduled = True
         self.fd_release_pending = True
+        if not self.conn_lost:
+            self.conn_lost = 1      # closed after the queue drained: later writes are dropped
         try:
             if self.protocol is not None:
                 self.protocol.connection_lost(exc)

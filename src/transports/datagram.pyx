@@ -151,8 +151,6 @@ cdef class DatagramTransport(TransportBase):
     cdef int send_now(self) except -1:
         cdef ssize_t n
         cdef int err
-        if not self.queue or self.fd < 0:
-            return 0
         self.point_at_head()
         n = sendmsg_now(self.fd, &self.send_msg, MSG_NOSIGNAL | MSG_DONTWAIT)
         err = c_errno if n < 0 else 0
@@ -160,9 +158,7 @@ cdef class DatagramTransport(TransportBase):
             return 0
         return self.sent_head(err)
 
-    cdef int flush(self) except -1:
-        if self.writer.user_data or not self.queue or self.fd < 0 or self.lost_scheduled:
-            return 0
+    cdef int submit_write(self) except -1:
         self.point_at_head()
         io_uring_prep_sendmsg(self.loop._ring.sqe_for(self.writer), self.fd,
                               &self.send_msg, MSG_NOSIGNAL)

@@ -131,27 +131,21 @@ cdef class WritePipeTransport(TransportBase):
         return self.conn_lost != 0 or self.closing
 
     cdef int send_now(self) except -1:
-        cdef bytes first
-        if not self.queue or self.fd < 0:
-            return 0
-        first = <bytes>self.queue[0]
-        return self.wrote_now(c_write(self.fd, PyBytes_AS_STRING(first) + self.head_offset,
-                                      len(first) - self.head_offset))
+        cdef int count
+        count = <int>self.gather()
+        return self.wrote_now(writev_now(self.fd, self.iovecs, count))
 
-    cdef int flush(self) except -1:
+    cdef int submit_write(self) except -1:
         """The pipe was full: wait until it is writable."""
-        if self.writer.user_data or not self.queue or self.fd < 0 or self.lost_scheduled:
-            return 0
         return self.poll(self.writer, POLLOUT)
 
     cdef int on_ready(self, TransportRequest request, int32_t res) except -1:
-        cdef bytes first
+        cdef unsigned count
         if self.lost_scheduled or not self.queue:
             return 0
-        first = <bytes>self.queue[0]
-        io_uring_prep_write(self.loop._ring.sqe_for(self.writer), self.fd,
-                            PyBytes_AS_STRING(first) + self.head_offset,
-                            len(first) - self.head_offset, <uint64_t>-1)
+        count = <unsigned>self.gather()
+        io_uring_prep_writev(self.loop._ring.sqe_for(self.writer), self.fd,
+                             self.iovecs, count, <uint64_t>-1)
         return 0
 
     def write_eof(self):

@@ -21,7 +21,6 @@ StreamTransportClass.__name__ = StreamTransportClass.__qualname__ = 'StreamTrans
 
 cdef enum:
     FALLBACK_RECV_SIZE = 65536
-    MAX_IOVECS = 1024               # IOV_MAX on Linux
 
 
 cdef class StreamTransport(TransportBase):
@@ -29,16 +28,11 @@ cdef class StreamTransport(TransportBase):
 
     cdef bint buffered              # protocol is a BufferedProtocol
     cdef ProvidedBufferRing pbuf    # None: single-shot into own_buffer
-    cdef iovec* iovecs              # the queue's head, for SENDMSG
-    cdef Py_ssize_t iovec_capacity
-    cdef msghdr msg
+    cdef msghdr msg                 # the queue's head, for SENDMSG
     cdef bint write_eof_requested
     cdef bint shut_down
     cdef unsigned long long data_enter  # the ring's enter that brought the last data
     cdef public object _empty_waiter
-
-    def __dealloc__(self):
-        PyMem_Free(self.iovecs)
 
     # -- creation ----------------------------------------------------------
 
@@ -206,53 +200,36 @@ cdef class StreamTransport(TransportBase):
             raise RuntimeError('unable to write; sendfile is in progress')
         return 0
 
-    cdef Py_ssize_t gather(self) except -1:
-        """Points self.msg at the queue's head (up to MAX_IOVECS buffers)."""
-        cdef Py_ssize_t count = min(len(self.queue), MAX_IOVECS), i
-        cdef bytes chunk
-        if count > self.iovec_capacity:
-            self.iovecs = <iovec*>PyMem_Realloc(self.iovecs, count * sizeof(iovec))
-            if self.iovecs == NULL:
-                self.iovec_capacity = 0
-                raise MemoryError()
-            self.iovec_capacity = count
-        for i in range(count):
-            chunk = <bytes>self.queue[i]
-            self.iovecs[i].iov_base = PyBytes_AS_STRING(chunk)
-            self.iovecs[i].iov_len = len(chunk)
-        self.iovecs[0].iov_base = <char*>self.iovecs[0].iov_base + self.head_offset
-        self.iovecs[0].iov_len -= self.head_offset
+    cdef int point_msg(self) except -1:
+        """Points self.msg at the queue's head."""
+        cdef Py_ssize_t count = self.gather()
         memset(&self.msg, 0, sizeof(msghdr))
         self.msg.msg_iov = self.iovecs
         self.msg.msg_iovlen = count
-        return count
+        return 0
 
     cdef int send_now(self) except -1:
         cdef ssize_t n
         cdef bytes first
-        if not self.queue or self.fd < 0:
-            return 0
         if len(self.queue) == 1:
             first = <bytes>self.queue[0]
             n = send(self.fd, PyBytes_AS_STRING(first) + self.head_offset,
                      len(first) - self.head_offset, MSG_NOSIGNAL | MSG_DONTWAIT)
         else:
-            self.gather()
+            self.point_msg()
             n = sendmsg_now(self.fd, &self.msg, MSG_NOSIGNAL | MSG_DONTWAIT)
         return self.wrote_now(n)
 
-    cdef int flush(self) except -1:
-        """Submits the queue as one SEND (one buffer) or SENDMSG (several)."""
+    cdef int submit_write(self) except -1:
+        """The queue as one SEND (one buffer) or SENDMSG (several)."""
         cdef bytes first
-        if self.writer.user_data or not self.queue or self.fd < 0 or self.lost_scheduled:
-            return 0
         if len(self.queue) == 1:
             first = <bytes>self.queue[0]
             io_uring_prep_send(self.loop._ring.sqe_for(self.writer), self.fd,
                                PyBytes_AS_STRING(first) + self.head_offset,
                                len(first) - self.head_offset, MSG_NOSIGNAL | MSG_WAITALL)
         else:
-            self.gather()
+            self.point_msg()
             io_uring_prep_sendmsg(self.loop._ring.sqe_for(self.writer), self.fd,
                                   &self.msg, MSG_NOSIGNAL | MSG_WAITALL)
         return 0

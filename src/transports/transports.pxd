@@ -4,6 +4,9 @@
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t sendmsg_now "sendmsg"(int fd, const msghdr* msg, int flags)
 
+cdef extern from "<sys/uio.h>" nogil:
+    ssize_t writev_now "writev"(int fd, const iovec* iov, int iovcnt)
+
 cdef extern from "Python.h":
     # Not `except -1`: entering a context that is entered already fails, and
     # the caller then carries on in it (see enter_context()).
@@ -61,6 +64,8 @@ cdef class TransportBase(FlushTarget):
     # in the queue until their completion.
     cdef list queue
     cdef Py_ssize_t head_offset     # bytes of queue[0] already written
+    cdef iovec* iovecs              # the queue's head, for SENDMSG/WRITEV
+    cdef Py_ssize_t iovec_capacity
     cdef Py_ssize_t buffer_size
     cdef Py_ssize_t high_water
     cdef Py_ssize_t low_water
@@ -89,6 +94,7 @@ cdef class TransportBase(FlushTarget):
     cdef int on_ready(self, TransportRequest request, int32_t res) except -1
     cdef int on_watch(self, int32_t res) except -1
     cdef int send_now(self) except -1
+    cdef int submit_write(self) except -1
     cdef int write_failed(self, int err) except -1
     cdef int writes_drained(self) except -1
     cdef int connection_ended(self) except -1
@@ -108,6 +114,7 @@ cdef class TransportBase(FlushTarget):
     cdef int write_lost(self) except -1
     cdef int queued(self, bint was_idle) except -1
     cdef int write_next(self) except -1
+    cdef Py_ssize_t gather(self) except -1
     cdef int wrote_now(self, ssize_t n) except -1
     cdef int consume(self, Py_ssize_t sent) except -1
     cdef int drop_writes(self) except -1
