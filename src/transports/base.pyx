@@ -98,6 +98,7 @@ cdef class TransportBase(FlushTarget):
         """Socket transports (as asyncio's): the loop's registry by fd, so
         add_reader() refuses the fd, and the socket's extra info."""
         sock = self.file
+        self.is_socket = True
         self.loop._transports.register(self.fd, self)
         self.extra['socket'] = TransportSocket(sock)
         try:
@@ -573,10 +574,19 @@ cdef class TransportBase(FlushTarget):
         return 0
 
     cdef int release_if_idle(self) except -1:
-        """Closes the fd once connection_lost() ran and no request on it is
-        in flight; then no completion can come, so the cycles are broken."""
+        """After connection_lost(): closes the fd once no request on it is
+        in flight (so its number is not reused under a request); then no
+        completion can come, so the cycles are broken. Until then a socket
+        object already reads closed, as asyncio's: the transport keeps its
+        fd by itself."""
         cdef TransportRequest request
-        if not self.fd_release_pending or self.file is None or self.requests_in_flight():
+        cdef int fd = self.fd
+        if not self.fd_release_pending or fd < 0:
+            return 0
+        if self.requests_in_flight():
+            if self.is_socket and self.file is not None:
+                self.file.detach()
+                self.file = None
             return 0
         file = self.file
         self.file = None
@@ -585,7 +595,17 @@ cdef class TransportBase(FlushTarget):
         for request in (self.reader, self.writer, self.watcher):
             if request is not None:
                 request.transport = None
-        file.close()
+        if file is not None:
+            file.close()
+        else:
+            close_fd(fd)
+        return 0
+
+    cdef int release_held_fd(self) except -1:
+        """The loop closed with requests on the held fd never completed."""
+        if self.fd_release_pending and self.file is None and self.fd >= 0:
+            close_fd(self.fd)
+            self.fd = -1
         return 0
 
     def __del__(self):
@@ -630,6 +650,8 @@ cdef class TransportBase(FlushTarget):
     @_pipe.setter
     def _pipe(self, value):
         self.file = value
+        if value is None:
+            self.fd = -1        # not ours to close any more
 
     @property
     def _fileno(self):

@@ -76,7 +76,8 @@ cdef class AcceptMultishot(Operation):
         if self.sslcontext is not None:
             self.loop.create_task(self.loop._accept_tls_connection(
                 self.protocol_factory, conn, self.sslcontext, self.server,
-                self.ssl_handshake_timeout, self.ssl_shutdown_timeout), context=context)
+                self.ssl_handshake_timeout, self.ssl_shutdown_timeout, context),
+                context=context)
             return 0
         PyContext_Enter(context)
         try:

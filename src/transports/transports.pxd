@@ -44,7 +44,8 @@ cdef class TransportBase(FlushTarget):
     adds its requests and what only it does."""
     cdef Loop loop
     cdef object file                # the socket or pipe object; None once released
-    cdef int fd
+    cdef int fd                     # -1 once closed
+    cdef bint is_socket             # file can hand its fd over (socket.detach())
     cdef object protocol
     cdef object context             # contextvars.Context of protocol callbacks
     cdef dict extra
@@ -130,6 +131,7 @@ cdef class TransportBase(FlushTarget):
     cdef bint requests_in_flight(self)
     cdef int cancel_requests(self) except -1
     cdef int release_if_idle(self) except -1
+    cdef int release_held_fd(self) except -1
 
 
 cdef class Transports:

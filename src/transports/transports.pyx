@@ -77,9 +77,10 @@ cdef class Transports:
 
     # -- making transports ------------------------------------------------------
 
-    def stream(self, sock, protocol, waiter=None, extra=None, server=None):
-        """A stream transport on a connected socket (_make_socket_transport)."""
-        return StreamTransport.create(self.loop, sock, protocol, waiter, extra, server, None)
+    def stream(self, sock, protocol, waiter=None, extra=None, server=None, context=None):
+        """A stream transport on a connected socket (_make_socket_transport);
+        its protocol's callbacks run in context (default: the current one)."""
+        return StreamTransport.create(self.loop, sock, protocol, waiter, extra, server, context)
 
     def datagram(self, sock, protocol, address=None, waiter=None, extra=None):
         """A datagram transport (_make_datagram_transport)."""
@@ -94,9 +95,10 @@ cdef class Transports:
         return WritePipeTransport.create(self.loop, pipe, protocol, waiter, extra)
 
     def serve(self, protocol_factory, sock, sslcontext, server,
-              ssl_handshake_timeout, ssl_shutdown_timeout):
+              ssl_handshake_timeout, ssl_shutdown_timeout, context=None):
         """Accepts connections on a listening socket with a multishot ACCEPT
-        (_start_serving); once per socket."""
+        (_start_serving); once per socket. Each connection runs in a copy of
+        context (default: the current one)."""
         cdef AcceptMultishot op
         fd = sock.fileno()
         if fd in self.accepting:
@@ -113,7 +115,7 @@ cdef class Transports:
         op.server = server
         op.ssl_handshake_timeout = ssl_handshake_timeout
         op.ssl_shutdown_timeout = ssl_shutdown_timeout
-        op.context = PyContext_CopyCurrent()
+        op.context = PyContext_CopyCurrent() if context is None else context
         op.active = True
         op.arm()
         self.accepting[fd] = op
@@ -149,8 +151,12 @@ cdef class Transports:
         return 0
 
     cdef int release_buffers(self, bint kernel_may_write) except -1:
-        """After the ring closed: unmap the buffer ring unless the kernel may
-        still write into it (requests it never completed)."""
+        """After the ring closed: close the fds transports still held for
+        requests that never completed, and unmap the buffer ring unless the
+        kernel may still write into it."""
+        cdef TransportBase transport
+        for transport in list(self.by_fd.values()):
+            transport.release_held_fd()
         if self.pbuf is not None:
             if not kernel_may_write:
                 self.pbuf.release()
