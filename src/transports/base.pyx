@@ -8,8 +8,6 @@
 from asyncio import base_events as aio_base_events
 from asyncio import constants as aio_constants
 from asyncio import futures as aio_futures
-from asyncio import protocols as aio_protocols
-from asyncio import transports as aio_transports
 from asyncio import trsock as aio_trsock
 import warnings
 from asyncio.log import logger

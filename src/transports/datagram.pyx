@@ -4,6 +4,7 @@
 # asyncio's _SelectorDatagramTransport: send and receive errors go to
 # error_received().
 
+from asyncio import transports as aio_transports
 from sys import version_info as PY_VERSION
 
 cdef enum:
@@ -18,6 +19,7 @@ cdef Py_ssize_t DATAGRAM_HEADER_SIZE = 8 if PY_VERSION >= (3, 13) else 0
 class DatagramTransportClass(aio_transports._FlowControlMixin,
                              aio_transports.DatagramTransport):
     """What a DatagramTransport reports as its __class__ (see StreamTransportClass)."""
+
 
 DatagramTransportClass.__name__ = DatagramTransportClass.__qualname__ = 'DatagramTransport'
 

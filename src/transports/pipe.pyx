@@ -4,6 +4,7 @@
 # transport writes at once (a reader may be blocked on the pipe). A request
 # that finds the O_NONBLOCK pipe not ready (-EAGAIN) waits with a POLL_ADD.
 
+from asyncio import transports as aio_transports
 from os import fstat as os_fstat, set_blocking as os_set_blocking
 from stat import S_ISCHR, S_ISFIFO, S_ISSOCK
 
@@ -14,11 +15,13 @@ cdef enum:
 class ReadPipeTransportClass(aio_transports.ReadTransport):
     """What a ReadPipeTransport reports as its __class__."""
 
+
 ReadPipeTransportClass.__name__ = ReadPipeTransportClass.__qualname__ = 'ReadPipeTransport'
 
 
 class WritePipeTransportClass(aio_transports._FlowControlMixin, aio_transports.WriteTransport):
     """What a WritePipeTransport reports as its __class__."""
+
 
 WritePipeTransportClass.__name__ = WritePipeTransportClass.__qualname__ = 'WritePipeTransport'
 

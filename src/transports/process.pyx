@@ -4,8 +4,7 @@
 # transport's creator's).
 
 import os as py_os
-from os import (pidfd_open as os_pidfd_open,
-                waitstatus_to_exitcode as os_waitstatus_to_exitcode, WNOHANG as OS_WNOHANG)
+from os import waitstatus_to_exitcode as os_waitstatus_to_exitcode, WNOHANG as OS_WNOHANG
 
 
 cdef class ChildExit(Operation):

@@ -4,10 +4,7 @@
 # in a contextvars context of its own, copied from the one the server
 # started serving in (as asyncio's per-connection task).
 
-from errno import EMFILE as PY_EMFILE, ENFILE as PY_ENFILE, ENOBUFS as PY_ENOBUFS, ENOMEM as PY_ENOMEM
 from socket import socket as PySocket
-
-cdef tuple RESOURCE_ERRNOS = (PY_EMFILE, PY_ENFILE, PY_ENOBUFS, PY_ENOMEM)
 
 
 cdef class AcceptMultishot(Operation):

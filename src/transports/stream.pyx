@@ -5,6 +5,8 @@
 # iteration. Behaves as asyncio's _SelectorSocketTransport (same errors,
 # same order of protocol calls), without readiness polling.
 
+from asyncio import protocols as aio_protocols
+from asyncio import transports as aio_transports
 from socket import SHUT_WR as PY_SHUT_WR
 
 cdef object BufferedProtocol = aio_protocols.BufferedProtocol
@@ -16,6 +18,7 @@ class StreamTransportClass(aio_transports._FlowControlMixin, aio_transports.Tran
     """What a StreamTransport reports as its __class__: an extension type cannot
     also inherit asyncio's slotted Transport classes, but isinstance() checks
     against them (in asyncio and in applications) must hold."""
+
 
 StreamTransportClass.__name__ = StreamTransportClass.__qualname__ = 'StreamTransport'
 

@@ -3,6 +3,7 @@
 # flushes their queued writes right before the loop enters the kernel, and
 # lends stream transports the loop's provided buffer ring.
 
+from os import pidfd_open as os_pidfd_open
 from weakref import WeakValueDictionary
 
 
