@@ -105,7 +105,9 @@ cdef class DatagramTransport(TransportBase):
             if addr not in (None, self.address):
                 raise ValueError(f'Invalid address: must be None or {self.address}')
             addr = self.address
-        if self.conn_lost or self.fd < 0:
+        if (self.conn_lost and self.address) or self.fd < 0:
+            # As asyncio: an unconnected transport still tries (and reports
+            # the error) until its socket is released.
             self.write_lost()
             return
         if not self.connected:

@@ -280,6 +280,12 @@ cdef class StreamTransport(TransportBase):
     def __class__(self):
         return StreamTransportClass
 
+    @property
+    def _read_ready_cb(self):
+        """asyncio's name for the method that hands received data to the
+        protocol (never None, as asyncio's; code checks it)."""
+        return self._deliver_pending
+
     _start_tls_compatible = True
     _sendfile_compatible = SENDFILE_TRY_NATIVE
 
