@@ -4,6 +4,7 @@ the rest of the AbstractEventLoop contract (run_until_complete, executors,
 exception handlers, getaddrinfo, create_connection, create_server, ...).
 There is no selector: everything below asks the core's components."""
 
+import contextvars
 import errno
 import io
 import os
@@ -95,10 +96,12 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
         return self._remove_writer(fd)
 
     # -- transports and servers (native, completion-based) -----------------
+    # context: the contextvars.Context the protocol's callbacks run in (Python
+    # 3.15's asyncio passes it); by default the one current at creation.
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *,
-                               extra=None, server=None):
-        return self._transports.stream(sock, protocol, waiter, extra, server)
+                               extra=None, server=None, context=None):
+        return self._transports.stream(sock, protocol, waiter, extra, server, context)
 
     def _make_ssl_transport(
             self, rawsock, protocol, sslcontext, waiter=None,
@@ -106,12 +109,13 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             extra=None, server=None,
             ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
             ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+            context=None,
     ):
         ssl_protocol = sslproto.SSLProtocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout)
-        self._transports.stream(rawsock, ssl_protocol, None, extra, server)
+        self._transports.stream(rawsock, ssl_protocol, None, extra, server, context)
         return ssl_protocol._app_transport
 
     def _make_datagram_transport(self, sock, protocol,
@@ -147,7 +151,8 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
                     raise RuntimeError("asyncio.get_child_watcher() is not activated, "
                                        "subprocess support is not installed.")
                 transp = start()
-                active.add_child_handler(transp.get_pid(), self._child_exited, transp)
+                active.add_child_handler(transp.get_pid(), self._child_exited, transp,
+                                         contextvars.copy_context())
         try:
             await waiter
         except (SystemExit, KeyboardInterrupt):
@@ -158,8 +163,9 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             raise
         return transp
 
-    def _child_exited(self, pid, returncode, transp):
-        self.call_soon_threadsafe(transp._process_exited, returncode)
+    def _child_exited(self, pid, returncode, transp, context):
+        # From the watcher's thread; reported in the transport creator's context.
+        self.call_soon_threadsafe(transp._process_exited, returncode, context=context)
 
     async def _sendfile_native(self, transp, file, offset, count):
         """loop.sendfile() on a native transport: the splice pump moves the
@@ -203,9 +209,9 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
     def _start_serving(self, protocol_factory, sock,
                        sslcontext=None, server=None, backlog=100,
                        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
-                       ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+                       ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT, context=None):
         self._transports.serve(protocol_factory, sock, sslcontext, server,
-                               ssl_handshake_timeout, ssl_shutdown_timeout)
+                               ssl_handshake_timeout, ssl_shutdown_timeout, context)
 
     def _stop_serving(self, sock):
         self._transports.stop_serving(sock)
@@ -216,9 +222,11 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             _remove_socket_file(path, inode)
 
     async def _accept_tls_connection(self, protocol_factory, conn, sslcontext, server,
-                                     ssl_handshake_timeout, ssl_shutdown_timeout):
+                                     ssl_handshake_timeout, ssl_shutdown_timeout,
+                                     context=None):
         """A TLS connection a server accepted: its handshake, then the
-        protocol gets it (errors are only reported in debug mode, as asyncio)."""
+        protocol gets it (errors are only reported in debug mode, as asyncio).
+        It runs in the connection's context, which its transport keeps."""
         protocol = transport = None
         try:
             protocol = protocol_factory()
@@ -226,7 +234,7 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             transport = self._make_ssl_transport(
                 conn, protocol, sslcontext, waiter=waiter, server_side=True,
                 server=server, ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout)
+                ssl_shutdown_timeout=ssl_shutdown_timeout, context=context)
             try:
                 await waiter
             except BaseException:

@@ -129,3 +129,42 @@ async def test_callbacks_queued_before_a_datagram_arrives_run_first(aloop):
                 await asyncio.sleep(0.001)
     transport.close()
     assert order == ["callback", "datagram"]
+
+
+async def test_datagrams_the_socket_cannot_take_yet_go_out_later_in_order(aloop, tmp_path):
+    """sendto() sends at once while the socket takes datagrams; once the
+    peer's queue is full the rest are kept (counted by the write buffer
+    size, pausing the protocol) and follow in order when it drains."""
+    path = str(tmp_path / "slow reader")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as reader:
+        reader.bind(path)
+        reader.setblocking(False)
+        transport, proto = await aloop.create_datagram_endpoint(
+            Recorder, remote_addr=path, family=socket.AF_UNIX)
+        transport.set_write_buffer_limits(high=4096)
+        paused = []
+        proto.pause_writing = lambda: paused.append(True)
+        sent = 0
+        while not transport.get_write_buffer_size():
+            transport.sendto(b"%08d" % sent + bytes(1016))
+            sent += 1
+            assert sent < 100_000, "the reader's queue never filled"
+        assert sent > 1, "the first datagram was not sent at once"
+        for _ in range(8):
+            transport.sendto(b"%08d" % sent + bytes(1016))
+            sent += 1
+        assert transport.get_write_buffer_size() >= 8 * 1024
+        assert paused == [True]
+        got = []
+        async with asyncio.timeout(10):
+            while len(got) < sent:
+                try:
+                    got.append(int(reader.recv(2048)[:8]))
+                except BlockingIOError:
+                    await asyncio.sleep(0.001)
+        assert got == list(range(sent))
+        # (Python 3.13.0's own loop keeps counting 8 header bytes of each
+        # datagram it had to queue.)
+        assert transport.get_write_buffer_size() < 1024
+        transport.close()
+        await proto.lost

@@ -1,8 +1,8 @@
-"""Behaviours that widely used libraries' test suites rely on and that
-aiouring does not give yet, each reduced from a test that fails only on
-aiouring (tools/library_suites; the library and test are named in each
-docstring). They run on both loops; on aiouring each is an expected strict
-failure naming its cause, so the mark goes when the core gives the behaviour.
+"""Behaviours that widely used libraries' test suites rely on, each reduced
+from a test that failed only on aiouring (tools/library_suites; the library
+and test are named in each docstring). They run on both loops; on aiouring
+one it does not give yet is an expected strict failure naming its cause, so
+the mark goes when the core gives the behaviour.
 """
 
 import asyncio
@@ -15,14 +15,11 @@ import aiouring
 
 pytestmark = pytest.mark.timeout(60)
 
-SOCKET_CLOSED_LATE = (
-    "transport_base.pxi _call_connection_lost(): the socket is closed by "
-    "release_if_idle() only once the requests cancelled by abort()/close() have "
-    "completed, at least one loop iteration after connection_lost()")
-WRITE_QUEUED = (
-    "known difference: write() queues until the loop's next flush instead of "
-    "sending at once, so a write the kernel would take whole still pauses the "
-    "protocol for an iteration (stream_transport.pxi write())")
+FD_CLOSED_LATE = (
+    "transports/base.pyx release_if_idle(): after connection_lost() the socket "
+    "object reads closed, but the transport keeps its fd open (so the peer sees "
+    "no end) until the requests abort()/close() cancelled have completed, at "
+    "least one loop iteration later")
 
 
 def expect_failure_on_aiouring(request, loop, reason):
@@ -55,7 +52,7 @@ async def test_aborted_stream_socket_is_closed_by_the_next_callback(aloop, reque
     failed handshake anyio aborts the transport, yields once, then blocks
     the loop joining a server thread that waits for the EOF; on aiouring
     the socket is still open then, so the test hangs."""
-    expect_failure_on_aiouring(request, aloop, SOCKET_CLOSED_LATE)
+    expect_failure_on_aiouring(request, aloop, FD_CLOSED_LATE)
     async with connected(aloop, Received) as (transport, protocol, peer):
         peer.sendall(b"hello")
         assert await asyncio.wait_for(protocol.data, 10) == b"hello"
@@ -68,12 +65,11 @@ async def test_aborted_stream_socket_is_closed_by_the_next_callback(aloop, reque
 
 
 @pytest.mark.parametrize("close", ["close", "abort"])
-async def test_closed_datagram_socket_is_closed_by_the_next_callback(aloop, request, close):
+async def test_closed_datagram_socket_is_closed_by_the_next_callback(aloop, close):
     """anyio TestUDPSocket/TestConnectedUDPSocket test_aclose_during_send,
     test_aclose_in_cancelled_scope_raises_cancelled_exc and
     test_concurrent_aclose_forcefully_closes_socket: aclose() is abort()
     and one checkpoint, then the raw socket's fileno() must be -1."""
-    expect_failure_on_aiouring(request, aloop, SOCKET_CLOSED_LATE)
     transport, _ = await aloop.create_datagram_endpoint(
         asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
     sock = transport.get_extra_info("socket")
@@ -96,13 +92,11 @@ class FlowControlled(asyncio.Protocol):
         pass
 
 
-async def test_write_the_kernel_takes_at_once_does_not_pause(aloop, request):
+async def test_write_the_kernel_takes_at_once_does_not_pause(aloop):
     """anyio TestTCPStream.test_reset_during_send: with a zero high-water
-    mark, a write is only paused when the socket refused part of it. On
-    aiouring the second write finds the first still queued, the protocol is
-    paused, and it resumes an iteration later although the kernel took it
-    all; anyio's send() then returns normally after the peer reset."""
-    expect_failure_on_aiouring(request, aloop, WRITE_QUEUED)
+    mark, a write is only paused when the socket refused part of it (an
+    aiouring that queued writes until the next iteration paused the
+    protocol, and anyio's send() returned normally after the peer reset)."""
     async with connected(aloop, FlowControlled) as (transport, protocol, _):
         for _ in range(2):
             transport.write(b"x" * 1024)

@@ -269,16 +269,10 @@ class TransportModel(RuleBasedStateMachine):
         assert not self.handler_calls, self.handler_calls
 
 
-MODEL_DEFECTS = (
-    "transport model: writes wait for the next iteration (buffer size, abort), "
-    "callbacks run outside the transport's context, and on the single-shot "
-    "path an exception from data_received stops the receiving")
-
-
 @pytest.mark.parametrize("loop_name, receive_path", [
     ("asyncio", None),
-    pytest.param("aiouring", "multishot", marks=pytest.mark.aiouring_defect(MODEL_DEFECTS)),
-    pytest.param("aiouring", "single-shot", marks=pytest.mark.aiouring_defect(MODEL_DEFECTS)),
+    ("aiouring", "multishot"),
+    ("aiouring", "single-shot"),
 ])
 def test_stream_transport_matches_the_model(loop_name, receive_path):
     machine = type(f"TransportModel_{loop_name}_{receive_path}", (TransportModel,),

@@ -23,10 +23,6 @@ def reset_origin():
     yield
     origin.set("loop's context")
 
-WRONG_CONTEXT = pytest.mark.aiouring_defect(
-    "protocol callbacks in the wrong context: only connection_made runs in the "
-    "transport's context; the ring's completions call the rest in the loop's")
-
 
 class Recorder:
     """Records which callbacks ran and the context value each one saw."""
@@ -101,7 +97,6 @@ def nonblocking_pair():
     return a, b
 
 
-@WRONG_CONTEXT
 @pytest.mark.parametrize("protocol_class, callbacks", [
     (StreamRecorder, STREAM_CALLBACKS), (BufferedRecorder, BUFFERED_CALLBACKS),
 ], ids=["Protocol", "BufferedProtocol"])
@@ -118,7 +113,6 @@ async def test_create_connection_callbacks_see_the_creators_context(
     protocol.assert_all_saw("creator", callbacks)
 
 
-@WRONG_CONTEXT
 async def test_connect_accepted_socket_callbacks_see_the_creators_context(aloop):
     mine, peer = nonblocking_pair()
     origin.set("creator")
@@ -130,7 +124,6 @@ async def test_connect_accepted_socket_callbacks_see_the_creators_context(aloop)
     protocol.assert_all_saw("creator", STREAM_CALLBACKS)
 
 
-@WRONG_CONTEXT
 async def test_pause_and_resume_writing_see_the_creators_context(aloop):
     mine, peer = nonblocking_pair()
     origin.set("creator")
@@ -152,7 +145,6 @@ async def test_pause_and_resume_writing_see_the_creators_context(aloop):
     protocol.assert_all_saw("creator", ["pause_writing", "resume_writing"])
 
 
-@WRONG_CONTEXT
 async def test_server_callbacks_see_the_context_the_factory_set(aloop):
     protocols = []
 
@@ -184,7 +176,6 @@ async def test_server_callbacks_see_the_context_the_factory_set(aloop):
         protocol.assert_all_saw(f"connection {i}", STREAM_CALLBACKS)
 
 
-@WRONG_CONTEXT
 async def test_tls_callbacks_see_the_creators_context(aloop):
     from test.test_asyncio import utils as test_utils
     server_protocols = []
@@ -234,7 +225,6 @@ class DatagramRecorder(Recorder, asyncio.DatagramProtocol):
         self.finish()
 
 
-@WRONG_CONTEXT
 async def test_datagram_callbacks_see_the_creators_context(aloop):
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
@@ -256,7 +246,6 @@ async def test_datagram_callbacks_see_the_creators_context(aloop):
                                         "error_received", "connection_lost"])
 
 
-@WRONG_CONTEXT
 async def test_read_pipe_callbacks_see_the_creators_context(aloop):
     r, w = os.pipe()
     origin.set("creator")
@@ -268,7 +257,6 @@ async def test_read_pipe_callbacks_see_the_creators_context(aloop):
     protocol.assert_all_saw("creator", STREAM_CALLBACKS)
 
 
-@WRONG_CONTEXT
 async def test_write_pipe_callbacks_see_the_creators_context(aloop):
     r, w = os.pipe()
     origin.set("creator")
@@ -324,7 +312,6 @@ async def start_recorded_process(loop):
     return protocol
 
 
-@WRONG_CONTEXT
 async def test_subprocess_pipe_callbacks_see_the_creators_context(aloop):
     protocol = await start_recorded_process(aloop)
     protocol.assert_all_saw("creator", ["connection_made", "pipe_data_received",
@@ -334,7 +321,6 @@ async def test_subprocess_pipe_callbacks_see_the_creators_context(aloop):
 @pytest.mark.aiouring_only(
     "asyncio's child watcher thread calls process_exited (and so connection_lost) "
     "in the thread's own context")
-@WRONG_CONTEXT
 async def test_subprocess_exit_callbacks_see_the_creators_context(aloop):
     protocol = await start_recorded_process(aloop)
     protocol.assert_all_saw("creator", ["connection_made", "pipe_data_received",
@@ -342,7 +328,6 @@ async def test_subprocess_exit_callbacks_see_the_creators_context(aloop):
                                         "connection_lost"])
 
 
-@WRONG_CONTEXT
 def test_server_protocol_factory_cannot_change_the_programs_context(loop):
     """The factory runs in a context of its connection's own: what it sets
     does not leak into the context the program runs the loop from."""

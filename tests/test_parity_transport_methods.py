@@ -85,22 +85,6 @@ KINDS = {
     "subprocess": (subprocess_transport, unix_events._UnixSubprocessTransport),
 }
 
-MISSING_METHODS = {
-    "write pipe": pytest.mark.aiouring_defect(
-        "write pipe transport lacks methods: pause_reading, resume_reading and "
-        "is_reading (asyncio's raise NotImplementedError), and writelines"),
-    "datagram": pytest.mark.aiouring_defect(
-        "datagram transport lacks methods: write, writelines, write_eof and "
-        "can_write_eof (asyncio's raise NotImplementedError)"),
-}
-
-
-def kind_params():
-    return [pytest.param(kind, marks=[MISSING_METHODS[kind]] if kind in MISSING_METHODS else [],
-                         id=kind)
-            for kind in KINDS]
-
-
 def call_every_method(loop, make, methods):
     """Builds a transport on loop and calls each method on it; each call that
     ends a transport gets a fresh one. Their outcomes, by method name."""
@@ -137,7 +121,7 @@ def call_every_method(loop, make, methods):
         loop.close()
 
 
-@pytest.mark.parametrize("kind", kind_params())
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_transport_has_every_method_of_its_asyncio_counterpart(kind):
     make, counterpart = KINDS[kind]
     loop = aiouring.new_event_loop()
@@ -154,7 +138,7 @@ def test_transport_has_every_method_of_its_asyncio_counterpart(kind):
     assert not missing, f"{kind} transport lacks {sorted(missing)}"
 
 
-@pytest.mark.parametrize("kind", kind_params())
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_transport_methods_answer_as_asyncios_do(kind):
     make, counterpart = KINDS[kind]
     methods = public_methods(counterpart)

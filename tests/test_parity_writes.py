@@ -11,11 +11,6 @@ import pytest
 
 pytestmark = pytest.mark.timeout(60)
 
-NOT_SENT_AT_ONCE = pytest.mark.aiouring_defect(
-    "writes reach the kernel late: write() on an idle transport queues the "
-    "bytes until the next loop iteration instead of sending them")
-
-
 class Keep(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
@@ -45,7 +40,6 @@ def recv_exactly(sock, n):
     return data
 
 
-@NOT_SENT_AT_ONCE
 @pytest.mark.parametrize("family", ["unix", "tcp"])
 def test_small_write_leaves_nothing_buffered(loop, family):
     transport, peer = stream_transport(loop, family)
@@ -60,7 +54,6 @@ def test_small_write_leaves_nothing_buffered(loop, family):
         peer.close()
 
 
-@NOT_SENT_AT_ONCE
 def test_large_write_buffers_only_what_the_socket_did_not_take(loop):
     transport, peer = stream_transport(loop, "tcp")
     try:
@@ -74,7 +67,6 @@ def test_large_write_buffers_only_what_the_socket_did_not_take(loop):
         peer.close()
 
 
-@NOT_SENT_AT_ONCE
 @pytest.mark.parametrize("family", ["unix", "tcp"])
 def test_peer_gets_the_bytes_while_the_writer_blocks(loop, family):
     transport, peer = stream_transport(loop, family)
@@ -90,7 +82,6 @@ def test_peer_gets_the_bytes_while_the_writer_blocks(loop, family):
         peer.close()
 
 
-@NOT_SENT_AT_ONCE
 def test_write_then_abort_delivers_the_write(loop):
     transport, peer = stream_transport(loop, "tcp")
     try:
@@ -115,7 +106,6 @@ class ReplyCloseAndExit(asyncio.Protocol):
         raise SystemExit(0)
 
 
-@NOT_SENT_AT_ONCE
 def test_write_and_close_in_a_handler_that_ends_the_program_delivers_the_write(loop):
     mine, peer = socket.socketpair()
     peer.settimeout(2)
@@ -132,7 +122,6 @@ def test_write_and_close_in_a_handler_that_ends_the_program_delivers_the_write(l
 
 # -- datagrams and pipes -----------------------------------------------------
 
-@NOT_SENT_AT_ONCE
 def test_datagram_sendto_on_an_idle_transport_is_sent_at_once(loop):
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
@@ -174,10 +163,6 @@ class CountPauses(asyncio.Protocol):
         self.paused += 1
 
 
-@pytest.mark.aiouring_defect(
-    "writes reach the kernel late: the first write() into an idle transport "
-    "does not count towards pausing, so a write the socket cannot take whole "
-    "never calls pause_writing()")
 def test_first_write_bigger_than_the_socket_takes_pauses_the_protocol(loop):
     mine, peer = socket.socketpair()
     try:

@@ -62,15 +62,10 @@ def run_until_interrupted(loop, exc_type):
         stop.cancel()
 
 
-SINGLE_SHOT_DEFECT = pytest.mark.aiouring_defect(
-    "exception from a protocol method stops the transport: on the single-shot "
-    "path the RECV is re-armed after data_received() returns, so an escaping "
-    "KeyboardInterrupt or SystemExit skips it")
-
 LOOPS_AND_RECEIVE_PATHS = pytest.mark.parametrize("loop_name, receive_path", [
     ("asyncio", None),
     ("aiouring", "multishot"),
-    pytest.param("aiouring", "single-shot", marks=SINGLE_SHOT_DEFECT),
+    ("aiouring", "single-shot"),
 ])
 
 

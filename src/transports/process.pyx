@@ -1,9 +1,10 @@
 # Child process exit, watched on the ring: a POLL_ADD on the child's pidfd
-# completes when it exits; no watcher thread, no SIGCHLD handler.
+# completes when it exits; no watcher thread, no SIGCHLD handler. The exit
+# is reported in the context the watch was started in (the subprocess
+# transport's creator's).
 
 import os as py_os
-from os import (pidfd_open as os_pidfd_open,
-                waitstatus_to_exitcode as os_waitstatus_to_exitcode, WNOHANG as OS_WNOHANG)
+from os import waitstatus_to_exitcode as os_waitstatus_to_exitcode, WNOHANG as OS_WNOHANG
 
 
 cdef class ChildExit(Operation):
@@ -14,6 +15,7 @@ cdef class ChildExit(Operation):
     cdef int pidfd
     cdef object callback
     cdef tuple args
+    cdef object context
 
     def __cinit__(self):
         self.pidfd = -1
@@ -50,5 +52,5 @@ cdef class ChildExit(Operation):
             returncode = os_waitstatus_to_exitcode(status)
         close_fd(self.pidfd)
         self.pidfd = -1
-        self.loop.soon(self.callback, self.args + (returncode,))
+        self.loop.soon_in(self.context, self.callback, self.args + (returncode,))
         return 0

@@ -1,11 +1,10 @@
 # Listening sockets of asyncio.Server objects: one multishot ACCEPT per
 # socket; each accepted connection gets its protocol and a StreamTransport
-# straight from the CQE (TLS connections go through asyncio's handshake).
+# straight from the CQE (TLS connections go through asyncio's handshake),
+# in a contextvars context of its own, copied from the one the server
+# started serving in (as asyncio's per-connection task).
 
-from errno import EMFILE as PY_EMFILE, ENFILE as PY_ENFILE, ENOBUFS as PY_ENOBUFS, ENOMEM as PY_ENOMEM
 from socket import socket as PySocket
-
-cdef tuple RESOURCE_ERRNOS = (PY_EMFILE, PY_ENFILE, PY_ENOBUFS, PY_ENOMEM)
 
 
 cdef class AcceptMultishot(Operation):
@@ -22,6 +21,7 @@ cdef class AcceptMultishot(Operation):
     cdef object ssl_shutdown_timeout
     cdef bint active
     cdef object retry_handle
+    cdef object context             # current when serving started
 
     cdef int arm(self) except -1:
         if not self.active or self.user_data:
@@ -62,36 +62,42 @@ cdef class AcceptMultishot(Operation):
 
     cdef int accepted(self, int fd) except -1:
         cdef object conn, protocol = None, transport = None
+        cdef object context
         try:
             conn = PySocket(self.family, self.type, self.proto, fd)
             conn.setblocking(False)
         except BaseException:
             close_fd(fd)
             raise
+        context = PyContext_Copy(self.context)
         if self.sslcontext is not None:
             self.loop.create_task(self.loop._accept_tls_connection(
                 self.protocol_factory, conn, self.sslcontext, self.server,
-                self.ssl_handshake_timeout, self.ssl_shutdown_timeout))
+                self.ssl_handshake_timeout, self.ssl_shutdown_timeout, context),
+                context=context)
             return 0
+        PyContext_Enter(context)
         try:
             protocol = self.protocol_factory()
             transport = StreamTransport.create(self.loop, conn, protocol, None,
-                                               None, self.server)
+                                               None, self.server, context)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             if transport is None:
                 conn.close()
             if self.loop._debug:
-                context = {
+                report = {
                     'message': 'Error on transport creation for incoming connection',
                     'exception': exc,
                 }
                 if protocol is not None:
-                    context['protocol'] = protocol
+                    report['protocol'] = protocol
                 if transport is not None:
-                    context['transport'] = transport
-                self.loop.call_exception_handler(context)
+                    report['transport'] = transport
+                self.loop.call_exception_handler(report)
+        finally:
+            PyContext_Exit(context)
         return 0
 
     cdef int stop(self) except -1:

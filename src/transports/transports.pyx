@@ -1,8 +1,9 @@
 # The loop's transports component: it makes every kind of transport, keeps
-# them by fd (so add_reader() can refuse an fd a transport owns), flushes
-# their writes right before the loop enters the kernel, and lends stream
-# transports the loop's provided buffer ring.
+# socket transports by fd (so add_reader() can refuse an fd one owns),
+# flushes their queued writes right before the loop enters the kernel, and
+# lends stream transports the loop's provided buffer ring.
 
+from os import pidfd_open as os_pidfd_open
 from weakref import WeakValueDictionary
 
 
@@ -77,9 +78,10 @@ cdef class Transports:
 
     # -- making transports ------------------------------------------------------
 
-    def stream(self, sock, protocol, waiter=None, extra=None, server=None):
-        """A stream transport on a connected socket (_make_socket_transport)."""
-        return StreamTransport.create(self.loop, sock, protocol, waiter, extra, server)
+    def stream(self, sock, protocol, waiter=None, extra=None, server=None, context=None):
+        """A stream transport on a connected socket (_make_socket_transport);
+        its protocol's callbacks run in context (default: the current one)."""
+        return StreamTransport.create(self.loop, sock, protocol, waiter, extra, server, context)
 
     def datagram(self, sock, protocol, address=None, waiter=None, extra=None):
         """A datagram transport (_make_datagram_transport)."""
@@ -94,9 +96,10 @@ cdef class Transports:
         return WritePipeTransport.create(self.loop, pipe, protocol, waiter, extra)
 
     def serve(self, protocol_factory, sock, sslcontext, server,
-              ssl_handshake_timeout, ssl_shutdown_timeout):
+              ssl_handshake_timeout, ssl_shutdown_timeout, context=None):
         """Accepts connections on a listening socket with a multishot ACCEPT
-        (_start_serving); once per socket."""
+        (_start_serving); once per socket. Each connection runs in a copy of
+        context (default: the current one)."""
         cdef AcceptMultishot op
         fd = sock.fileno()
         if fd in self.accepting:
@@ -113,6 +116,7 @@ cdef class Transports:
         op.server = server
         op.ssl_handshake_timeout = ssl_handshake_timeout
         op.ssl_shutdown_timeout = ssl_shutdown_timeout
+        op.context = PyContext_CopyCurrent() if context is None else context
         op.active = True
         op.arm()
         self.accepting[fd] = op
@@ -131,6 +135,7 @@ cdef class Transports:
         op.pid = pid
         op.callback = callback
         op.args = args
+        op.context = PyContext_CopyCurrent()
         op.pidfd = os_pidfd_open(pid)
         op.arm()
         return op
@@ -147,8 +152,12 @@ cdef class Transports:
         return 0
 
     cdef int release_buffers(self, bint kernel_may_write) except -1:
-        """After the ring closed: unmap the buffer ring unless the kernel may
-        still write into it (requests it never completed)."""
+        """After the ring closed: close the fds transports still held for
+        requests that never completed, and unmap the buffer ring unless the
+        kernel may still write into it."""
+        cdef TransportBase transport
+        for transport in list(self.by_fd.values()):
+            transport.release_held_fd()
         if self.pbuf is not None:
             if not kernel_may_write:
                 self.pbuf.release()
