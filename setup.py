@@ -13,6 +13,11 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("AIOURING_DEBUG") == "1"
+# AIOURING_SANITIZE=1: the extension and its C helpers built with
+# AddressSanitizer and UndefinedBehaviorSanitizer (tools/go test-asan runs
+# the suite on it, with libasan preloaded into the interpreter).
+SANITIZE = os.environ.get("AIOURING_SANITIZE") == "1"
+SANITIZERS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 # The chain programs and their dispatcher live in bpf/; the build copies
 # them into the package (aiouring/bpf/source/) because
 # `python -m aiouring.bpf build` compiles them again with a user's programs.
@@ -98,7 +103,9 @@ extensions = [
         include_dirs=["src", BPF_DIR, HEADER_DIR],
         libraries=libraries,
         define_macros=macros,
-        extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
+        extra_compile_args=(["-O0", "-g"] if DEBUG else ["-O1", "-g"] if SANITIZE else ["-O2"])
+                           + (SANITIZERS if SANITIZE else []),
+        extra_link_args=SANITIZERS if SANITIZE else [],
         depends=["src/programs/program_ring.h", "src/programs/native_programs.h",
                  f"{BPF_DIR}/dispatcher.h"],
     ),
