@@ -63,6 +63,7 @@ def _probe():
     loop_ring = _ring.Ring()
     try:
         result["loop_setup"] = loop_ring.setup_mode
+        result["ring_restricted"] = loop_ring.restricted
     finally:
         loop_ring.close()
     return result
@@ -83,10 +84,17 @@ def features():
     - ``bpf_ops``: whether the kernel has the io_uring BPF struct_ops (7.1+);
     - ``bpf_loop``: whether chain programs run in the kernel (the chain
       dispatcher loads and attaches here); if not, ``bpf_loop_reason``
-      says why.
+      says why;
+    - ``ring_restrictions``: what new loops' rings may issue (opcodes, SQE
+      flags, register operations; see aiouring.restrictions), and
+      ``ring_restricted``: whether the kernel locked a loop's ring to it.
     """
     global _cached
     with _lock:
         if _cached is None:
             _cached = _probe()
-        return copy.deepcopy(_cached)
+        found = copy.deepcopy(_cached)
+    if found["io_uring"]:
+        from . import _ring
+        found["ring_restrictions"] = _ring.ring_policy().as_dict()
+    return found

@@ -66,6 +66,17 @@ def report():
     return found
 
 
+def _restrictions(info):
+    policy = info.get("ring_restrictions") or {}
+    if not policy.get("enabled"):
+        return "off: a loop's ring may issue any request (AIOURING_RING_RESTRICTIONS=off)"
+    if not info.get("ring_restricted"):
+        return "NOT APPLIED: the kernel refused IORING_REGISTER_RESTRICTIONS"
+    return (f"on: {len(policy['opcodes'])} opcodes ({' '.join(policy['opcodes'])}); "
+            f"SQE flags {' '.join(policy['sqe_flags']) or 'none'}; register operations "
+            f"{' '.join(policy['register_ops']) or 'none'}")
+
+
 def _format(info):
     lines = [f"kernel          {info['kernel']}",
              f"python          {info['python']}"]
@@ -87,6 +98,7 @@ def _format(info):
                      + ("yes (IORING_REGISTER_PBUF_RING)" if info["provided_buffer_rings"]
                         else "no: receives use single-shot recv"))
     lines.append(f"bpf chains      {info['bpf_loop_reason']}")
+    lines.append(f"restrictions    {_restrictions(info)}")
     limit = info["memlock_limit"]
     memlock = "unlimited" if limit is None else f"{limit // 1024} KiB"
     if info["memlock_matters"]:
