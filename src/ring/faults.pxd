@@ -65,12 +65,16 @@ cdef class FaultInjector:
     cdef unsigned kind_mask             # 1 << FaultKind for each kind asked for
     cdef bint errors_supported          # the kernel's NOP injects results
     cdef unsigned scanned_to            # the SQ index scanned up to
+    cdef bint previous_linked           # the SQE before it links to the next
     cdef uint64_t injected_by_kind[7]   # FAULT_KINDS
     cdef readonly object seed
     cdef readonly double rate
     cdef readonly unsigned long long examined
+    cdef readonly list recent           # (opcode, fault, operation type) of the latest
+
+    cdef void record(self, io_uring_sqe* sqe, FaultKind kind, Operation op)
 
     cdef uint64_t draw(self) noexcept
     cdef int scan(self, Ring ring) except -1
-    cdef unsigned applicable(self, io_uring_sqe* sqe) noexcept
+    cdef unsigned applicable(self, io_uring_sqe* sqe, bint linked) noexcept
     cdef void inject(self, io_uring_sqe* sqe, FaultKind kind) noexcept
