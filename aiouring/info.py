@@ -72,9 +72,13 @@ def _restrictions(info):
         return "off: a loop's ring may issue any request (AIOURING_RING_RESTRICTIONS=off)"
     if not info.get("ring_restricted"):
         return "NOT APPLIED: the kernel refused IORING_REGISTER_RESTRICTIONS"
+    filters = policy.get("filters") or {}
     return (f"on: {len(policy['opcodes'])} opcodes ({' '.join(policy['opcodes'])}); "
             f"SQE flags {' '.join(policy['sqe_flags']) or 'none'}; register operations "
-            f"{' '.join(policy['register_ops']) or 'none'}")
+            f"{' '.join(policy['register_ops']) or 'none'}"
+            + (f"; BPF filters on {' '.join(filters)}" if filters else "")
+            + ("" if info.get("bpf_filters") else
+               " (no io_uring BPF filters on this kernel: Linux 7.0+)"))
 
 
 def _format(info):

@@ -127,4 +127,49 @@ static inline int aiouring_restrict_ring(int ring_fd, const struct aiouring_ring
 	}
 }
 
+/* IORING_REGISTER_BPF_FILTER (Linux 7.0+): a classic BPF program the kernel
+ * runs on every SQE of one opcode before issuing it, over struct
+ * io_uring_bpf_ctx (user_data, opcode, flags, and per opcode the socket
+ * family/type/protocol, the open flags/mode/resolve or the connect address);
+ * it returns 0 to refuse the SQE (-EACCES), anything else to let it run.
+ * Several filters on one opcode must all let it run. */
+#define AIOURING_REGISTER_BPF_FILTER_ 37
+#define AIOURING_BPF_CMD_FILTER_ 1
+
+struct aiouring_filter_insn {	/* struct sock_filter */
+	uint16_t code;
+	uint8_t jt;
+	uint8_t jf;
+	uint32_t k;
+};
+
+struct aiouring_bpf_filter_reg {	/* struct io_uring_bpf with its filter */
+	uint16_t cmd_type;
+	uint16_t cmd_flags;
+	uint32_t resv;
+	uint32_t opcode;
+	uint32_t flags;
+	uint32_t filter_len;
+	uint8_t pdu_size;
+	uint8_t resv1[3];
+	uint64_t filter_ptr;
+	uint64_t resv2[5];
+};
+
+/* Attaches a filter to opcode on ring_fd. Returns 0 or -errno (-EINVAL: a
+ * kernel without the filters, or a program it refuses). */
+static inline int aiouring_register_bpf_filter(int ring_fd, unsigned opcode,
+					       const struct aiouring_filter_insn *insns,
+					       unsigned count)
+{
+	struct aiouring_bpf_filter_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.cmd_type = AIOURING_BPF_CMD_FILTER_;
+	reg.opcode = opcode;
+	reg.filter_len = count;
+	reg.filter_ptr = (uint64_t)(uintptr_t)insns;
+	return aiouring_io_uring_register(ring_fd, AIOURING_REGISTER_BPF_FILTER_, &reg, 1);
+}
+
 #endif

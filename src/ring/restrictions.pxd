@@ -14,6 +14,14 @@ cdef extern from "ring/restrictions.h" nogil:
         uint8_t register_ops[8]
         uint8_t sqe_flags
 
+    struct aiouring_filter_insn:
+        uint16_t code
+        uint8_t jt
+        uint8_t jf
+        uint32_t k
+
+    int aiouring_register_bpf_filter(int ring_fd, unsigned opcode,
+                                     const aiouring_filter_insn* insns, unsigned count)
     int aiouring_policy_has(const uint8_t* bits, unsigned i)
     void aiouring_policy_set(uint8_t* bits, unsigned i, int on)
     int aiouring_restrict_ring(int ring_fd, const aiouring_ring_policy* policy)
@@ -23,9 +31,12 @@ cdef class RingPolicy:
     """An immutable set of what a ring may issue (or no restriction)."""
     cdef aiouring_ring_policy policy
     cdef readonly bint enabled
+    cdef readonly dict filters          # opcode -> tuple of cBPF programs
 
     cdef int add(self, object item, str expected, bint on) except -1
     cdef RingPolicy changed(self, tuple items, bint on)
+    cdef RingPolicy copy(self)
+    cdef int register_filters(self, int ring_fd) except -1
     # The program ring of the chain programs' kernel path: the same opcodes
     # and flags, plus the dispatcher's own MSG_RING and ASYNC_CANCEL, and no
     # register operation but PROBE.

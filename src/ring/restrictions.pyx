@@ -116,6 +116,7 @@ cdef class RingPolicy:
                  register_ops=LOOP_REGISTER_OPS, *, enabled=True):
         memset(&self.policy, 0, sizeof(self.policy))
         self.enabled = enabled
+        self.filters = {}
         for item in opcodes:
             self.add(item, 'opcode', True)
         for item in sqe_flags:
@@ -136,13 +137,70 @@ cdef class RingPolicy:
             aiouring_policy_set(self.policy.register_ops, value, on)
         return 0
 
-    cdef RingPolicy changed(self, tuple items, bint on):
+    cdef RingPolicy copy(self):
         cdef RingPolicy copy = RingPolicy.__new__(RingPolicy)
         copy.policy = self.policy
         copy.enabled = self.enabled
+        copy.filters = dict(self.filters)
+        return copy
+
+    cdef RingPolicy changed(self, tuple items, bint on):
+        cdef RingPolicy copy = self.copy()
         for item in items:
             copy.add(item, None, on)
         return copy
+
+    def with_filter(self, opcode, program):
+        """A copy that also runs a classic BPF program (a sequence of
+        (code, jt, jf, k) instructions over struct io_uring_bpf_ctx) on every
+        SQE of opcode before the kernel issues it; the program returns 0 to
+        refuse the SQE (EACCES). Needs Linux 7.0's IORING_REGISTER_BPF_FILTER
+        (features()["bpf_filters"]); a ring set up elsewhere with such a
+        policy raises OSError."""
+        kind, value = classify(opcode)
+        if kind != 'opcode':
+            raise ValueError(f"{opcode!r} is not an io_uring opcode")
+        checked = []
+        for instruction in program:
+            code, jt, jf, k = instruction
+            if not (0 <= code < 1 << 16 and 0 <= jt < 256 and 0 <= jf < 256
+                    and 0 <= k < 1 << 32):
+                raise ValueError(f"{instruction!r} is not a classic BPF instruction")
+            checked.append((code, jt, jf, k))
+        if not checked:
+            raise ValueError("a filter needs at least one instruction")
+        copy = self.copy()
+        copy.filters[value] = copy.filters.get(value, ()) + (tuple(checked),)
+        return copy
+
+    def deny_open_flags(self, int flags):
+        """A copy whose ring refuses (EACCES) every OPENAT with any of these
+        open flags (e.g. os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC:
+        files are only read): a BPF filter, Linux 7.0+."""
+        return self.with_filter("OPENAT", open_flags_filter(flags))
+
+    cdef int register_filters(self, int ring_fd) except -1:
+        cdef aiouring_filter_insn* insns
+        cdef Py_ssize_t i
+        cdef int ret
+        for opcode, programs in self.filters.items():
+            for program in programs:
+                insns = <aiouring_filter_insn*>PyMem_Malloc(
+                    len(program) * sizeof(aiouring_filter_insn))
+                if insns == NULL:
+                    raise MemoryError()
+                for i, (code, jt, jf, k) in enumerate(program):
+                    insns[i].code = code
+                    insns[i].jt = jt
+                    insns[i].jf = jf
+                    insns[i].k = k
+                ret = aiouring_register_bpf_filter(ring_fd, opcode, insns, len(program))
+                PyMem_Free(insns)
+                if ret < 0:
+                    raise OSError(-ret, f"the kernel refused the io_uring BPF filter on "
+                                        f"{opcode_name(opcode)} (IORING_REGISTER_BPF_FILTER, "
+                                        f"Linux 7.0+): {os_strerror(-ret)}")
+        return 0
 
     def allow(self, *items):
         """A copy that also allows these opcodes, SQE flags or register
@@ -183,18 +241,21 @@ cdef class RingPolicy:
 
     def as_dict(self):
         return {"enabled": self.enabled, "opcodes": list(self.opcodes),
-                "sqe_flags": list(self.sqe_flags), "register_ops": list(self.register_ops)}
+                "sqe_flags": list(self.sqe_flags), "register_ops": list(self.register_ops),
+                "filters": {opcode_name(op): len(programs)
+                            for op, programs in sorted(self.filters.items())}}
 
     def __repr__(self):
+        filters = f", filters={self.as_dict()['filters']!r}" if self.filters else ""
         if not self.enabled:
-            return "RingPolicy(enabled=False)"
+            return f"RingPolicy(enabled=False{filters})"
         return (f"RingPolicy(opcodes={self.opcodes!r}, sqe_flags={self.sqe_flags!r}, "
-                f"register_ops={self.register_ops!r})")
+                f"register_ops={self.register_ops!r}{filters})")
 
     def __eq__(self, other):
         if not isinstance(other, RingPolicy):
             return NotImplemented
-        return self.as_dict() == other.as_dict()
+        return self.as_dict() == other.as_dict() and self.filters == other.filters
 
     def __hash__(self):
         return hash(repr(self))
@@ -208,6 +269,24 @@ cdef class RingPolicy:
         # register operations unrestricted.
         aiouring_policy_set(policy.register_ops, REGISTER_PROBE, 1)
         return policy
+
+
+# Classic BPF as the filters take it: only 32-bit loads at 4-byte aligned
+# offsets of struct io_uring_bpf_ctx (little-endian fields).
+BPF_LD_W_ABS = 0x20
+BPF_JMP_JSET_K = 0x45
+BPF_RET_K = 0x06
+OPEN_FLAGS_OFFSET = 16          # io_uring_bpf_ctx.open.flags (low word)
+
+
+def open_flags_filter(int flags):
+    """A filter program refusing an OPENAT with any of flags."""
+    if flags <= 0 or flags >= 1 << 32:
+        raise ValueError("flags must be a nonzero mask of open flags")
+    return ((BPF_LD_W_ABS, 0, 0, OPEN_FLAGS_OFFSET),
+            (BPF_JMP_JSET_K, 0, 1, flags),
+            (BPF_RET_K, 0, 0, 0),       # a flag is set: refuse
+            (BPF_RET_K, 0, 0, 1))
 
 
 def policy_from_environment(value, RingPolicy base=None):

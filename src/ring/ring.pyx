@@ -92,6 +92,13 @@ cdef class Ring:
     cdef int restrict(self, RingPolicy policy) except -1:
         cdef int ret
         self.policy = policy
+        if policy.filters:
+            try:
+                policy.register_filters(self.ring.ring_fd)
+            except BaseException:
+                io_uring_queue_exit(&self.ring)
+                self.initialized = False
+                raise
         if not policy.enabled:
             return 0
         ret = aiouring_restrict_ring(self.ring.ring_fd, &policy.policy)
