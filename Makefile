@@ -23,7 +23,8 @@ debug:
 
 # Only build outputs: Cython-generated C files are left to setup.py's owner.
 clean:
-	rm -rf build dist *.egg-info .pytest_cache benchmarks/.build
+	rm -rf build dist wheelhouse *.egg-info .pytest_cache benchmarks/.build
+	rm -rf aiouring/_build_info.py aiouring/bpf/source
 	find aiouring benchmarks tests tools -name '*.so' -delete 2>/dev/null || true
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} + 2>/dev/null || true
 

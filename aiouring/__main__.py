@@ -1,17 +1,21 @@
-"""python -m aiouring info [--json]"""
+"""python -m aiouring [--version] info [--json]"""
 
+import argparse
 import sys
 
-USAGE = "usage: python -m aiouring info [--json]"
 
+def main(argv=None):
+    from . import info
 
-def main(argv):
-    if not argv or argv[0] != "info":
-        print(USAGE, file=sys.stderr)
-        return 2
-    from .info import main as info_main
-    return info_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m aiouring",
+                                     description="aiouring: an asyncio event loop on io_uring")
+    parser.add_argument("--version", action="version", version=info.version_line())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    info.add_arguments(commands.add_parser("info", help="how aiouring was built and what "
+                                           "this kernel lets it do", description=info.DESCRIPTION))
+    args = parser.parse_args(argv)
+    return info.run(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

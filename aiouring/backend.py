@@ -69,11 +69,11 @@ class RingBackend:
     def open(self, path, flags, mode=0o666, dir_fd=None):
         return self.loop._files.openat(path, flags, mode, _dir_fd(dir_fd))
 
-    async def read_aligned(self, fd, size, offset):
+    async def read_aligned(self, fd, size, offset, owned=False):
         # O_DIRECT wants aligned memory and sizes: read through a (fixed,
         # when the ring can register it) aligned buffer.
         bounce = ops.buffer(_aligned(size))
-        n = await self.loop._files.readinto(fd, bounce, offset)
+        n = await self.loop._files.readinto(fd, bounce, offset, owned=owned)
         return bytes(memoryview(bounce)[:min(n, size)])
 
     def stat(self, path, dir_fd=None, follow_symlinks=True):
@@ -261,22 +261,22 @@ class ThreadBackend:
         return self._run(functools.partial(os.open, dir_fd=dir_fd), path, flags, mode,
                          salvage=os.close)
 
-    def read(self, fd, n, offset=-1):
+    def read(self, fd, n, offset=-1, owned=False):
         if n < 0:
             raise ValueError("negative read size")
         if offset >= 0:
             return self._run(os.pread, fd, n, offset, fd=fd)
         return self._run(os.read, fd, n, fd=fd)
 
-    def readinto(self, fd, buffer, offset=-1):
+    def readinto(self, fd, buffer, offset=-1, owned=False):
         if offset >= 0:
             return self._run(os.preadv, fd, [buffer], offset, fd=fd)
         return self._run(os.readv, fd, [buffer], fd=fd)
 
-    def write(self, fd, data, offset=-1):
+    def write(self, fd, data, offset=-1, owned=False):
         return self._run(_write_all, fd, data, offset, fd=fd)
 
-    def read_aligned(self, fd, size, offset):
+    def read_aligned(self, fd, size, offset, owned=False):
         return self._run(_read_aligned, fd, size, offset, fd=fd)
 
     def stat(self, path, dir_fd=None, follow_symlinks=True):
@@ -297,7 +297,7 @@ class ThreadBackend:
     def ftruncate(self, fd, length):
         return self._run(os.ftruncate, fd, length, fd=fd)
 
-    async def close(self, fd):
+    async def close(self, fd, owned=False):
         if fd in self._unfinished:
             await self._settle(fd)
         # Not cancellable half-way: a close that was asked for happens.

@@ -147,11 +147,8 @@ def wrap_descriptor(backend, fd, name, mode, buffering=-1, encoding=None, errors
         st = os.fstat(fd)   # of an open descriptor: no disk access
         if stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
-        try:
-            os.lseek(fd, 0, os.SEEK_CUR)
-            seekable = True
-        except OSError:
-            seekable = False
+        regular = stat.S_ISREG(st.st_mode)
+        seekable = regular or _can_seek(fd)     # a regular file always can
         if appending and seekable:
             os.lseek(fd, 0, os.SEEK_END)
         blksize = st.st_blksize if st.st_blksize > 1 else DEFAULT_BUFFER_SIZE
@@ -159,14 +156,15 @@ def wrap_descriptor(backend, fd, name, mode, buffering=-1, encoding=None, errors
                           _raw_mode(readable, writable, appending, "x" in mode),
                           readable=readable, writable=writable, appending=appending,
                           closefd=closefd, seekable=seekable,
-                          regular=stat.S_ISREG(st.st_mode), blksize=blksize,
+                          regular=regular, blksize=blksize,
                           direct=direct, shared=shared)
     except BaseException:
         if closefd:
             os.close(fd)
         raise
     line_buffering = False
-    if buffering == 1 or (buffering < 0 and raw._isatty()):
+    # A regular file is never a terminal: no ioctl for it.
+    if buffering == 1 or (buffering < 0 and not regular and raw._isatty()):
         buffering, line_buffering = -1, True
     if buffering < 0:
         buffering = max(blksize, DEFAULT_BUFFER_SIZE)
@@ -178,6 +176,14 @@ def wrap_descriptor(backend, fd, name, mode, buffering=-1, encoding=None, errors
     text = AsyncTextIOWrapper(buffered, encoding, errors, newline, line_buffering)
     text.mode = mode
     return text
+
+
+def _can_seek(fd):
+    try:
+        os.lseek(fd, 0, os.SEEK_CUR)
+        return True
+    except OSError:
+        return False
 
 
 class OpenContext:

@@ -1,12 +1,21 @@
-"""`python -m aiouring info`: what this machine lets aiouring do, and why."""
+"""`python -m aiouring info`: how this aiouring was built, then what this
+machine lets it do, and why."""
 
+import argparse
+import importlib.metadata
 import json
 import os
 import platform
 import resource
 import sys
 
+from . import __version__
 from .features import features
+
+DISTRIBUTION = "aiouring-loop"      # the name on the package index (pip install ...)
+DESCRIPTION = ("Print how this aiouring was built (its version, liburing, whether the "
+               "kernel path of chain programs is built in), then what the running kernel "
+               "lets it do and why.")
 
 BPF_OPS_KERNEL = (7, 1)
 
@@ -51,9 +60,37 @@ def _bpf_loop_reason(found):
     return "loop-side: in-kernel chain programs are not enabled in this build"
 
 
+def build_options():
+    """How the extension this process loaded was built (setup.py records it
+    in aiouring/_build_info.py, per extension file), or None for an
+    extension built otherwise."""
+    from . import _ring
+    try:
+        from ._build_info import BUILDS
+    except ImportError:
+        return None
+    found = BUILDS.get(os.path.basename(_ring.__file__))
+    return None if found is None else dict(found)
+
+
+def _installed_version():
+    """The installed distribution's version, or None (e.g. a plain checkout)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def report():
     """Everything `info` prints, as a dict."""
     found = features()
+    found.update({
+        "aiouring_version": __version__,
+        "distribution": DISTRIBUTION,
+        "distribution_version": _installed_version(),
+        "package_dir": os.path.dirname(os.path.abspath(__file__)),
+        "build": build_options(),
+    })
     soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
     found.update({
         "python": platform.python_version(),
@@ -81,9 +118,34 @@ def _restrictions(info):
                " (no io_uring BPF filters on this kernel: Linux 7.0+)"))
 
 
+def _format_build(info):
+    version = info["aiouring_version"]
+    lines = [f"aiouring        {version} ({info['package_dir']})"]
+    if info["distribution_version"] not in (None, version):
+        lines.append(f"  installed     {info['distribution']} {info['distribution_version']} "
+                     "(metadata differs from the code: reinstall)")
+    build = info["build"]
+    if build is None:
+        lines.append("  build         unknown (the extension was not built by setup.py)")
+        return lines
+    linkage = {"static": ", linked statically", "shared": ", linked as a shared library"}
+    lines.append(f"  liburing      {build.get('liburing') or '(version unknown)'}"
+                 + linkage.get(build.get("liburing_linkage"), ""))
+    if build.get("kernel_path"):
+        libbpf = build.get("libbpf") or "(version unknown)"
+        lines.append(f"  kernel path   built in (dispatcher compiled to BPF; libbpf {libbpf})")
+    else:
+        lines.append(f"  kernel path   not built: {build.get('kernel_path_missing')}")
+    lines.append(f"  built for     Python {build.get('python')}, {build.get('platform')}"
+                 + (", debug build" if build.get("debug") else "")
+                 + (", AddressSanitizer + UBSan" if build.get("sanitizers") else ""))
+    return lines
+
+
 def _format(info):
-    lines = [f"kernel          {info['kernel']}",
-             f"python          {info['python']}"]
+    lines = _format_build(info)
+    lines += [f"kernel          {info['kernel']}",
+              f"python          {info['python']}"]
     if not info["io_uring"]:
         lines += ["io_uring        NOT AVAILABLE",
                   f"  why           {info['unavailable_reason']}"]
@@ -111,11 +173,28 @@ def _format(info):
     return "\n".join(lines)
 
 
-def main(argv):
-    as_json = "--json" in argv
+def version_line():
+    return f"aiouring {__version__}"
+
+
+def add_arguments(parser):
+    """The options of `info` (shared with python -m aiouring's subcommand)."""
+    parser.add_argument("--json", action="store_true",
+                        help="print everything as one JSON object")
+    parser.add_argument("--version", action="version", version=version_line())
+
+
+def run(args):
+    """Prints the report; exit status 1 when io_uring cannot be used here."""
     info = report()
-    print(json.dumps(info, indent=2, sort_keys=True) if as_json else _format(info))
+    print(json.dumps(info, indent=2, sort_keys=True) if args.json else _format(info))
     return 0 if info["io_uring"] else 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m aiouring.info", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -123,10 +123,12 @@ class AsyncFileIO:
             if self._direct:
                 return await self._backend.read_aligned(self._fd, size, -1)
             return await self._backend.read(self._fd, size, -1)
+        # Not shared: the descriptor is this object's alone, so its
+        # requests may wait for the loop's next enter (owned).
         if self._direct:
-            data = await self._backend.read_aligned(self._fd, size, self._pos)
+            data = await self._backend.read_aligned(self._fd, size, self._pos, owned=True)
         else:
-            data = await self._backend.read(self._fd, size, self._pos)
+            data = await self._backend.read(self._fd, size, self._pos, owned=True)
         self._pos += len(data)
         return data
 
@@ -150,7 +152,7 @@ class AsyncFileIO:
         self._check_readable()
         if self._shared:
             return await self._backend.readinto(self._fd, buffer, -1)
-        n = await self._backend.readinto(self._fd, buffer, self._pos)
+        n = await self._backend.readinto(self._fd, buffer, self._pos, owned=True)
         self._pos += n
         return n
 
@@ -158,7 +160,7 @@ class AsyncFileIO:
         self._check_writable()
         if self._shared:
             return await self._backend.write(self._fd, data, -1)
-        n = await self._backend.write(self._fd, data, self._pos)
+        n = await self._backend.write(self._fd, data, self._pos, owned=True)
         self._pos += n
         return n
 
@@ -205,7 +207,7 @@ class AsyncFileIO:
             return
         self._closed = True
         if self._closefd:
-            await self._backend.close(self._fd)
+            await self._backend.close(self._fd, owned=not self._shared)
         if self._delete_on_close is not None:
             try:
                 await self._backend.unlink(self._delete_on_close)

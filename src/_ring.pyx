@@ -24,6 +24,7 @@ from warnings import warn
 include "common/errors.pyx"
 include "common/constants.pyx"
 include "common/buffers.pyx"
+include "common/socket_objects.pyx"
 include "ring/ring.pyx"
 include "ring/registered.pyx"
 include "ring/buffer_ring.pyx"

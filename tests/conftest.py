@@ -4,6 +4,11 @@ Sync tests take the parametrized `loop` fixture; async tests are run by
 pytest-asyncio once per loop, through aiouring's own pytest plugin
 (`aiouring_loops = asyncio,aiouring` in setup.cfg), and take `aloop`. Both fail on any unexpected call of the loop's exception
 handler; the loop is closed and garbage collected afterwards.
+
+A test of a known aiouring defect carries `@pytest.mark.aiouring_defect("name:
+cause")`: its aiouring run is a strict xfail (the suite stays green, and the
+mark fails once the defect is fixed, so it gets removed), its asyncio run an
+ordinary test.
 """
 
 import asyncio
@@ -42,16 +47,31 @@ def _runs_on_asyncio(item):
             or params.get("_asyncio_loop_factory") is FACTORIES["asyncio"])
 
 
+def _runs_on_aiouring(item):
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    if "loop_name" in params or "_asyncio_loop_factory" in params:
+        return not _runs_on_asyncio(item)
+    return True     # not parametrized by loop: an aiouring-only test
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "aiouring_only(reason): a guarantee asyncio's loop does not give")
+    config.addinivalue_line(
+        "markers", "aiouring_defect(reason): a known aiouring defect; the aiouring "
+                   "run is a strict xfail")
 
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked aiouring_only check guarantees beyond asyncio's: they are
-    not collected for asyncio's loop (rather than skipped there)."""
+    not collected for asyncio's loop (rather than skipped there). Tests marked
+    aiouring_defect are strict xfails on aiouring only."""
     keep, drop = [], []
     for item in items:
+        defect = item.get_closest_marker("aiouring_defect")
+        if defect and _runs_on_aiouring(item):
+            item.add_marker(pytest.mark.xfail(strict=True, reason=defect.args[0]))
         if item.get_closest_marker("aiouring_only") and _runs_on_asyncio(item):
             drop.append(item)
         else:

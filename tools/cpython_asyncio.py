@@ -377,8 +377,13 @@ def _patch_test_tasks(p):
         with contextlib.suppress(AttributeError):
             self.loop.create_future = lambda: self.new_future(self.loop)
 
+    # Since 3.14 the mixin's tests also call self.all_tasks and
+    # self.current_task, which the stock classes set to the implementations
+    # that go with their Task; asyncio's public ones go with asyncio.Task.
     p.add('TaskTests', bases,
-          {'Task': asyncio.Task, 'Future': asyncio.Future, 'setUp': setUp})
+          {'Task': asyncio.Task, 'Future': asyncio.Future, 'setUp': setUp,
+           'all_tasks': staticmethod(asyncio.all_tasks),
+           'current_task': staticmethod(asyncio.current_task)})
 
 
 def _runners_new_loop(self):

@@ -35,9 +35,21 @@ from .errors import BuildError
 __all__ = ["build", "BuildError", "HEADER_DIR", "MANIFEST", "builtin_program_names"]
 
 HEADER_DIR = os.path.dirname(os.path.abspath(__file__))
-# The dispatcher and the built-in programs (the repository's bpf/), copied
-# into the package by setup.py.
-SOURCE_DIR = os.path.join(HEADER_DIR, "source")
+
+
+def _source_dir():
+    """The dispatcher and the built-in programs: the repository's bpf/ in a
+    checkout (or an unpacked source distribution), source/ next to this
+    file in an installed package (setup.py ships bpf/ there)."""
+    top = os.path.dirname(os.path.dirname(HEADER_DIR))
+    checkout = os.path.join(top, "bpf")
+    if (os.path.exists(os.path.join(top, "setup.py"))
+            and os.path.exists(os.path.join(checkout, "dispatcher.bpf.c"))):
+        return checkout
+    return os.path.join(HEADER_DIR, "source")
+
+
+SOURCE_DIR = _source_dir()
 MANIFEST = "manifest.json"
 NATIVE_OBJECT = "programs.so"
 BPF_OBJECT = "dispatcher.bpf.o"

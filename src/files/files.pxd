@@ -21,8 +21,9 @@ cdef class FileRequests:
     cdef Loop loop
 
     cdef FileOperation new_op(self, type kind, filename=*, filename2=*)
-    cdef object started(self, FileOperation op)
-    cdef object buffer_op(self, int fd, buf, int64_t offset, bint writing, filename)
+    cdef object started(self, FileOperation op, bint at_once)
+    cdef object buffer_op(self, int fd, buf, int64_t offset, bint writing, filename,
+                          bint owned)
 
 
 cdef class SpliceRequest(Operation):

@@ -1,6 +1,9 @@
 # File requests (OPENAT, READ, WRITE, STATX, FSYNC, ...) for aiouring.open and
-# aiouring.fs. Each is submitted to the kernel at once, so the fd (or path)
-# is resolved at call time. A read or write at an offset is positional (a
+# aiouring.fs. A request on a descriptor the caller holds is submitted to the
+# kernel at once, so the fd is resolved at call time (a close and a reuse of
+# the number before the next iteration cannot redirect it); requests on
+# paths, and on descriptors an aiouring file object owns (owned=True), wait
+# for the loop's one enter per iteration. A read or write at an offset is positional (a
 # cancelled one never moves a position); offset -1 uses and moves the
 # descriptor's own position, as read(2)/write(2). Errors are the os module's
 # OSError subclasses, errno and filenames.
@@ -266,10 +269,11 @@ cdef class FileRequests:
         op.filename2 = filename2
         return op
 
-    cdef object started(self, FileOperation op):
-        """Submits op's queued SQE now (the kernel resolves its fd or path
-        at call time) and returns the awaitable of its result."""
-        self.loop._ring.submit_now()
+    cdef object started(self, FileOperation op, bint at_once):
+        """The awaitable of op's result; at_once submits op's SQE now, so the
+        kernel resolves its fd at call time."""
+        if at_once:
+            self.loop._ring.submit_now()
         return await_file_operation(op)
 
     def openat(self, path, int flags, int mode=0o777, int dir_fd=AT_FDCWD_VALUE):
@@ -278,9 +282,9 @@ cdef class FileRequests:
         op.path = as_path_bytes(path)
         io_uring_prep_openat(self.loop._ring.sqe_for(op), dir_fd, PyBytes_AS_STRING(op.path),
                              flags | O_CLOEXEC, mode)
-        return self.started(op)
+        return self.started(op, dir_fd != AT_FDCWD_VALUE)
 
-    def read(self, int fd, Py_ssize_t n, int64_t offset=-1, filename=None):
+    def read(self, int fd, Py_ssize_t n, int64_t offset=-1, filename=None, bint owned=False):
         """Up to n bytes at offset (-1: the descriptor's position) as bytes;
         a large positional read is split into several READs in flight, a
         read at the position stops at MAX_RW_COUNT as read(2) does."""
@@ -295,7 +299,7 @@ cdef class FileRequests:
             split.data = <PyObject*>data
             split.length = n
             split.queue(fd, offset)
-            return self.started(split)
+            return self.started(split, not owned)
         op = <ReadOp>self.new_op(ReadOp, filename)
         data = PyBytes_FromStringAndSize(NULL, min(n, MAX_RW_COUNT))
         Py_INCREF(data)
@@ -304,20 +308,21 @@ cdef class FileRequests:
         op.offset = <uint64_t>offset
         op.nowait = offset >= 0
         op.queue()
-        return self.started(op)
+        return self.started(op, not owned)
 
-    def readinto(self, int fd, buf, int64_t offset=-1, filename=None):
+    def readinto(self, int fd, buf, int64_t offset=-1, filename=None, bint owned=False):
         """Reads into buf at offset; awaitable of the byte count. An
         AlignedBuffer the ring could register is read with READ_FIXED."""
-        return self.buffer_op(fd, buf, offset, False, filename)
+        return self.buffer_op(fd, buf, offset, False, filename, owned)
 
-    def write(self, int fd, data, int64_t offset=-1, filename=None):
+    def write(self, int fd, data, int64_t offset=-1, filename=None, bint owned=False):
         """Writes all of data at offset (-1: the descriptor's position, as
         with O_APPEND); awaitable of the byte count, which is len(data)
         unless the kernel stopped early (e.g. a full disk after some bytes)."""
-        return self.buffer_op(fd, data, offset, True, filename)
+        return self.buffer_op(fd, data, offset, True, filename, owned)
 
-    cdef object buffer_op(self, int fd, buf, int64_t offset, bint writing, filename):
+    cdef object buffer_op(self, int fd, buf, int64_t offset, bint writing, filename,
+                          bint owned):
         cdef BufferOp op = <BufferOp>self.new_op(BufferOp, filename)
         if writing:
             get_readable_buffer(buf, &op.view)
@@ -335,7 +340,7 @@ cdef class FileRequests:
             op.future.set_result(0)
             return op.future
         op.queue()
-        return self.started(op)
+        return self.started(op, not owned)
 
     def statx(self, path, int dir_fd=AT_FDCWD_VALUE, int flags=0,
               unsigned mask=STATX_BASIC_STATS_VALUE, filename=None):
@@ -345,7 +350,7 @@ cdef class FileRequests:
         op.path = as_path_bytes(path)
         io_uring_prep_statx(self.loop._ring.sqe_for(op), dir_fd, PyBytes_AS_STRING(op.path),
                             flags, mask, &op.buffer)
-        return self.started(op)
+        return self.started(op, dir_fd != AT_FDCWD_VALUE)
 
     def fstat(self, int fd):
         """fstat(2) through STATX with AT_EMPTY_PATH."""
@@ -356,7 +361,7 @@ cdef class FileRequests:
         cdef FileOperation op = self.new_op(FileOperation)
         io_uring_prep_fsync(self.loop._ring.sqe_for(op), fd,
                             IORING_FSYNC_DATASYNC if datasync else 0)
-        return self.started(op)
+        return self.started(op, True)
 
     def fallocate(self, int fd, int mode, int64_t offset, int64_t length):
         """fallocate(2) (IORING_OP_FALLOCATE)."""
@@ -365,7 +370,7 @@ cdef class FileRequests:
             raise OSError(EINVAL, os_strerror(EINVAL))
         io_uring_prep_fallocate(self.loop._ring.sqe_for(op), fd, mode,
                                 <uint64_t>offset, <uint64_t>length)
-        return self.started(op)
+        return self.started(op, True)
 
     def fadvise(self, int fd, int64_t offset, int64_t length, int advice):
         """posix_fadvise(2) (IORING_OP_FADVISE)."""
@@ -374,7 +379,7 @@ cdef class FileRequests:
             raise OSError(EINVAL, os_strerror(EINVAL))
         io_uring_prep_fadvise(self.loop._ring.sqe_for(op), fd, <uint64_t>offset,
                               <unsigned>length, advice)
-        return self.started(op)
+        return self.started(op, True)
 
     def ftruncate(self, int fd, int64_t length):
         """ftruncate(2) (IORING_OP_FTRUNCATE, Linux 6.9+)."""
@@ -382,13 +387,13 @@ cdef class FileRequests:
         if length < 0:
             raise OSError(EINVAL, os_strerror(EINVAL))
         prep_ftruncate(self.loop._ring.sqe_for(op), fd, length)
-        return self.started(op)
+        return self.started(op, True)
 
-    def close(self, int fd):
+    def close(self, int fd, bint owned=False):
         """close(2) (IORING_OP_CLOSE)."""
         cdef FileOperation op = self.new_op(FileOperation)
         io_uring_prep_close(self.loop._ring.sqe_for(op), fd)
-        return self.started(op)
+        return self.started(op, not owned)
 
     def unlinkat(self, path, int dir_fd=AT_FDCWD_VALUE, int flags=0):
         """unlinkat(2) (IORING_OP_UNLINKAT); AT_REMOVEDIR in flags: rmdir."""
@@ -396,7 +401,7 @@ cdef class FileRequests:
         op.path = as_path_bytes(path)
         io_uring_prep_unlinkat(self.loop._ring.sqe_for(op), dir_fd,
                                PyBytes_AS_STRING(op.path), flags)
-        return self.started(op)
+        return self.started(op, dir_fd != AT_FDCWD_VALUE)
 
     def mkdirat(self, path, int mode=0o777, int dir_fd=AT_FDCWD_VALUE):
         """mkdirat(2) (IORING_OP_MKDIRAT)."""
@@ -404,7 +409,7 @@ cdef class FileRequests:
         op.path = as_path_bytes(path)
         io_uring_prep_mkdirat(self.loop._ring.sqe_for(op), dir_fd,
                               PyBytes_AS_STRING(op.path), mode)
-        return self.started(op)
+        return self.started(op, dir_fd != AT_FDCWD_VALUE)
 
     def renameat(self, src, dst, int src_dir_fd=AT_FDCWD_VALUE,
                  int dst_dir_fd=AT_FDCWD_VALUE, unsigned flags=0):
@@ -415,7 +420,7 @@ cdef class FileRequests:
         io_uring_prep_renameat(self.loop._ring.sqe_for(op), src_dir_fd,
                                PyBytes_AS_STRING(op.path), dst_dir_fd,
                                PyBytes_AS_STRING(op.path2), flags)
-        return self.started(op)
+        return self.started(op, src_dir_fd != AT_FDCWD_VALUE or dst_dir_fd != AT_FDCWD_VALUE)
 
     def linkat(self, src, dst, int src_dir_fd=AT_FDCWD_VALUE,
                int dst_dir_fd=AT_FDCWD_VALUE, int flags=0):
@@ -426,7 +431,7 @@ cdef class FileRequests:
         io_uring_prep_linkat(self.loop._ring.sqe_for(op), src_dir_fd,
                              PyBytes_AS_STRING(op.path), dst_dir_fd,
                              PyBytes_AS_STRING(op.path2), flags)
-        return self.started(op)
+        return self.started(op, src_dir_fd != AT_FDCWD_VALUE or dst_dir_fd != AT_FDCWD_VALUE)
 
     def symlinkat(self, target, link_path, int dir_fd=AT_FDCWD_VALUE):
         """symlinkat(2) (IORING_OP_SYMLINKAT)."""
@@ -435,7 +440,7 @@ cdef class FileRequests:
         op.path2 = as_path_bytes(link_path)
         io_uring_prep_symlinkat(self.loop._ring.sqe_for(op), PyBytes_AS_STRING(op.path),
                                 dir_fd, PyBytes_AS_STRING(op.path2))
-        return self.started(op)
+        return self.started(op, dir_fd != AT_FDCWD_VALUE)
 
     def splice_pump(self, int in_fd, int64_t offset, int out_fd):
         """A splice pump from in_fd (at offset; -1: its own position) to

@@ -59,6 +59,7 @@ cdef class Loop:
         self._watches.loop = self
         self._sockets = SocketRequests.__new__(SocketRequests)
         self._sockets.open(self)
+        self._ring.guard = self._sockets
         self._transports = Transports.__new__(Transports)
         self._transports.open(self)
         self._files = FileRequests.__new__(FileRequests)
@@ -227,6 +228,8 @@ cdef class Loop:
 
         self._transports.flush()
         self._sockets.before_enter()
+        if self._watches.readers or self._watches.writers:
+            self._watches.before_enter()
 
         if self.ready or self._stopping:
             timeout = 0

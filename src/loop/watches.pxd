@@ -20,4 +20,5 @@ cdef class FdWatches:
 
     cdef object watch(self, dict watches, fileobj, uint32_t events, callback, tuple args)
     cdef bint unwatch(self, dict watches, fileobj) except -1
+    cdef int before_enter(self) except -1
     cdef int close(self) except -1

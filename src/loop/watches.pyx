@@ -1,7 +1,10 @@
 # add_reader/add_writer: each watched fd is a one-shot POLL_ADD re-armed each
 # time it fires, so a callback that leaves data unread is called again
 # (level-triggered, as select/epoll in asyncio). A multishot poll would only
-# fire on new wake-ups and stall such callbacks.
+# fire on new wake-ups and stall such callbacks. Polls are submitted at once,
+# so they watch the file the fd named when they were made; a watched socket
+# object that is closed has its poll cancelled before the next enter (the
+# poll would keep the connection open), as epoll forgets a closed file.
 
 from selectors import _fileobj_to_fd as fileobj_to_fd
 
@@ -10,6 +13,7 @@ cdef class FdWatch(Operation):
 
     cdef int arm(self) except -1:
         io_uring_prep_poll_add(self.owner.loop._ring.sqe_for(self), self.fd, self.events)
+        self.owner.loop._ring.submit_now()
         return 0
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
@@ -73,6 +77,17 @@ cdef class FdWatches:
             self.loop._ring.cancel(watch)
             self.loop._ring.submit_now()
         return True
+
+    cdef int before_enter(self) except -1:
+        """Cancels the polls of watched socket objects closed since."""
+        cdef FdWatch watch
+        for watches in (self.readers, self.writers):
+            for watch in (<dict>watches).values():
+                if (watch.active and watch.user_data and isinstance(watch.fileobj, SOCKET_TYPE)
+                        and socket_object_fd(watch.fileobj) < 0):
+                    watch.active = False
+                    self.loop._ring.cancel(watch)
+        return 0
 
     cdef int close(self) except -1:
         for watches in (self.readers, self.writers):

@@ -41,6 +41,14 @@ cdef class Operation:
         return self.user_data | (<uint64_t>step << STEP_SHIFT)
 
 
+cdef class SubmitGuard:
+    """A component with requests queued in the SQ that must be checked right
+    before the kernel sees them (see SocketRequests)."""
+    cdef bint armed                     # something is queued to check
+
+    cdef int before_submit(self) except -1
+
+
 cdef class Ring:
     """An io_uring instance and the table of operations in flight on it."""
     cdef io_uring ring
@@ -65,6 +73,7 @@ cdef class Ring:
     cdef RegisteredBuffers buffers      # fixed buffers, registered lazily
     cdef public object error_handler    # called as error_handler(exc, op)
     cdef readonly bint left_requests    # closed with requests still in flight
+    cdef SubmitGuard guard              # checks queued requests before each submission
 
     cdef bint forked(self)
     cdef int check_open(self) except -1
@@ -86,6 +95,7 @@ cdef class Ring:
     cdef int cancel_user_data(self, uint64_t user_data) except -1
 
     # Submission and waiting.
+    cdef int guard_submission(self) except -1
     cdef int submit_now(self) except -1
     cdef int submit_and_flush(self) except -1
     cdef int enter(self, double timeout) except -1

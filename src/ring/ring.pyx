@@ -24,6 +24,13 @@ cdef uint64_t SLOT_MASK = 0xFFFFFFFF
 cdef list unreleased_operations = []
 
 
+cdef class SubmitGuard:
+
+    cdef int before_submit(self) except -1:
+        self.armed = False
+        return 0
+
+
 cdef class Operation:
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
@@ -181,8 +188,7 @@ cdef class Ring:
         cdef int ret
         if not self.enabled:
             self.enable()
-        if self.faults is not None:
-            self.faults.scan(self)
+        self.guard_submission()
         ret = io_uring_submit(&self.ring)
         if ret == -EBUSY or ret == -EAGAIN or ret == -EINTR:
             # The kernel wants its completions reaped before it takes more.
@@ -243,6 +249,15 @@ cdef class Ring:
 
     # -- submission and waiting -------------------------------------------
 
+    cdef int guard_submission(self) except -1:
+        """Right before any submission: the components' checks of what they
+        queued, then (tests only) the fault injector."""
+        if self.guard is not None and self.guard.armed:
+            self.guard.before_submit()
+        if self.faults is not None:
+            self.faults.scan(self)
+        return 0
+
     cdef int submit_now(self) except -1:
         """Submits what is queued right away (no wait), for requests whose
         effect must start before the next iteration: a connect that must
@@ -252,8 +267,7 @@ cdef class Ring:
         cdef int ret
         if not self.initialized or not self.enabled or self.forked():
             return 0
-        if self.faults is not None:
-            self.faults.scan(self)
+        self.guard_submission()
         ret = io_uring_submit_and_get_events(&self.ring)
         if ret < 0 and ret != -EINTR and ret != -EAGAIN and ret != -EBUSY:
             if ret == -EEXIST:
@@ -293,20 +307,20 @@ cdef class Ring:
             raise RuntimeError(
                 "this event loop was created before fork(); the child process "
                 "must create a loop of its own")
-        if self.faults is not None:
-            self.faults.scan(self)
         if timeout == 0:
             if (io_uring_sq_ready(&self.ring) == 0
                     and self.inflight == self.background_inflight
                     and self.skipped_enters < MAX_SKIPPED_ENTERS):
                 self.skipped_enters += 1
                 return 0
+            self.guard_submission()
             ret = io_uring_submit_and_get_events(&self.ring)
         else:
             if timeout > 0:
                 ts.tv_sec = <long long>timeout
                 ts.tv_nsec = <long long>((timeout - ts.tv_sec) * 1e9)
                 tsp = &ts
+            self.guard_submission()
             with nogil:
                 ret = io_uring_submit_and_wait_timeout(&self.ring, &cqe, 1, tsp, NULL)
         self.skipped_enters = 0

@@ -1,8 +1,10 @@
 # The sock_* API as io_uring requests. Three promises hold whatever the
-# caller does with its sockets meanwhile:
-# - a request acts on the socket it names: it is submitted to the kernel at
-#   once, so the kernel resolves the fd at call time (a later close and a
-#   new socket that reuses the number cannot receive it);
+# caller does with its socket objects meanwhile:
+# - a request acts on the socket it names: right before the kernel sees the
+#   queued SQEs (any submission), each queued request's socket is checked;
+#   one whose socket was closed (or detached) since is turned into a NOP and
+#   fails with EBADF, so a new socket that reuses the fd number is never
+#   touched. Requests stay batched into the loop's one enter per iteration.
 # - closing a socket closes the connection: a request in flight pins the
 #   file, so the loop cancels the requests of every socket whose fd became
 #   -1 before it next enters the kernel;
@@ -12,35 +14,15 @@
 #   receive still in flight on it.
 
 from collections import deque
+from operator import index
 from socket import socket as socket_socket, SOCK_STREAM as PY_SOCK_STREAM
 from weakref import WeakKeyDictionary
-import _socket
 
 try:
     from ssl import SSLSocket
 except ImportError:      # Python built without ssl
     SSLSocket = None
 
-cdef extern from *:
-    """
-    /* The fd field of CPython's socket objects (the first after the object
-     * header in every version): read without a method call, so checking
-     * many sockets for close() each iteration stays cheap. */
-    typedef struct { PyObject_HEAD int sock_fd; } aiouring_socket_object;
-    static inline int aiouring_socket_object_fd(PyObject *sock) {
-        return ((aiouring_socket_object *)sock)->sock_fd;
-    }
-    """
-    int socket_object_fd "aiouring_socket_object_fd"(object sock)
-
-cdef type SOCKET_TYPE = _socket.socket
-
-
-cdef inline int current_fd(object sock) except -2:
-    """sock's fd now (-1 once closed)."""
-    if isinstance(sock, SOCKET_TYPE):
-        return socket_object_fd(sock)
-    return sock.fileno()
 
 
 cdef inline int open_fd(object sock) except -1:
@@ -52,9 +34,21 @@ cdef inline int open_fd(object sock) except -1:
 
 cdef class SocketOperation(Operation):
 
-    cdef int queue(self, int fd) except -1:
-        """Takes its SQE and fills it for fd (each kind its own request)."""
-        raise NotImplementedError
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        """Fills its SQE for fd (each kind its own request)."""
+        pass
+
+    cdef bint receives_nothing(self):
+        """A receive of zero bytes: done at once, as recv(0) is."""
+        return False
+
+    cdef object empty_result(self):
+        return None
+
+    cdef object from_saved(self, SocketRequests owner):
+        """Its result from what cancelled requests left on its socket, or
+        None when there is none it can take."""
+        return None
 
     cdef int finish(self, object result) except -1:
         if self.future.cancelled():
@@ -63,8 +57,8 @@ cdef class SocketOperation(Operation):
         return 0
 
     cdef int fail(self, int err) except -1:
-        if self.closed_under and err == ECANCELED:
-            err = EBADF                     # cancelled because sock was closed
+        if self.closed_under:
+            err = EBADF                     # dropped or cancelled: sock was closed
         if not self.future.done():
             self.future.set_exception(errno_error(err))
         return 0
@@ -77,6 +71,8 @@ cdef class SocketOperation(Operation):
         """The awaiting coroutine went away: cancel the request (what it
         already got is saved when its CQE arrives), or save the result it
         had already produced."""
+        if self.user_data and not self.abandoned and self.receives:
+            self.owner.abandoned_receives += 1
         self.abandoned = True
         if self.user_data:
             if self.receives and self.settled is None:
@@ -89,7 +85,9 @@ cdef class SocketOperation(Operation):
         return 0
 
     cdef int ended(self) except -1:
-        """Its last CQE arrived: no longer in flight on its socket."""
+        """Its last CQE arrived: no longer in flight on its socket. (A
+        request dropped before submission completes as a NOP: the caller's
+        complete() turns it into EBADF through closed_under.)"""
         self.owner.ended(self)
         if self.settled is not None and not self.settled.done():
             self.settled.set_result(None)
@@ -106,15 +104,13 @@ cdef class RecvOp(SocketOperation):
         Py_XDECREF(self.data)
         self.data = NULL
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_recv(self.owner.loop._ring.sqe_for(self), fd,
-                           PyBytes_AS_STRING(<object>self.data), self.length, 0)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_recv(sqe, fd, PyBytes_AS_STRING(<object>self.data), self.length, 0)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         cdef object result
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         _PyBytes_Resize(&self.data, res)
         result = <object>self.data
@@ -127,6 +123,15 @@ cdef class RecvOp(SocketOperation):
             self.owner.save(self.sock, SAVED_BYTES, result)
         return 0
 
+    cdef bint receives_nothing(self):
+        return self.length == 0
+
+    cdef object empty_result(self):
+        return b''
+
+    cdef object from_saved(self, SocketRequests owner):
+        return owner.saved_data(self.sock, self.length, False)
+
 
 cdef class RecvIntoOp(SocketOperation):
     """recv() into a caller's writable buffer, held until the CQE."""
@@ -138,14 +143,12 @@ cdef class RecvIntoOp(SocketOperation):
         if self.has_view:
             PyBuffer_Release(&self.view)
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_recv(self.owner.loop._ring.sqe_for(self), fd, self.view.buf,
-                           <size_t>min(self.view.len, MAX_RW_COUNT), 0)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_recv(sqe, fd, self.view.buf, <size_t>min(self.view.len, MAX_RW_COUNT), 0)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         return self.finish(res)
 
@@ -153,6 +156,19 @@ cdef class RecvIntoOp(SocketOperation):
         if result:
             self.owner.save(self.sock, SAVED_BYTES, (<char*>self.view.buf)[:result])
         return 0
+
+    cdef bint receives_nothing(self):
+        return self.view.len == 0
+
+    cdef object empty_result(self):
+        return 0
+
+    cdef object from_saved(self, SocketRequests owner):
+        data = owner.saved_data(self.sock, self.view.len, False)
+        if data is None:
+            return None
+        memcpy(self.view.buf, <char*>data, len(data))
+        return len(data)
 
 
 cdef class RecvMsgOp(SocketOperation):
@@ -180,14 +196,13 @@ cdef class RecvMsgOp(SocketOperation):
         self.msg.msg_iovlen = 1
         return 0
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_recvmsg(self.owner.loop._ring.sqe_for(self), fd, &self.msg, 0)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_recvmsg(sqe, fd, &self.msg, 0)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         cdef object payload
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         sender = sockaddr_to_python(<sockaddr*>&self.address, self.msg.msg_namelen)
         if self.has_view:
@@ -205,6 +220,14 @@ cdef class RecvMsgOp(SocketOperation):
         self.owner.save(self.sock, SAVED_DATAGRAM, (data, sender))
         return 0
 
+    cdef object from_saved(self, SocketRequests owner):
+        item = owner.saved_data(self.sock, self.iov.iov_len, True)
+        if item is None or not self.has_view:
+            return item
+        data, address = item
+        memcpy(self.view.buf, <char*>data, len(data))
+        return (len(data), address)
+
 
 cdef class SendAllOp(SocketOperation):
     """send() until every byte is out; a partial send is resubmitted."""
@@ -217,12 +240,10 @@ cdef class SendAllOp(SocketOperation):
         if self.has_view:
             PyBuffer_Release(&self.view)
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_send(self.owner.loop._ring.sqe_for(self), fd,
-                           <char*>self.view.buf + self.sent,
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_send(sqe, fd, <char*>self.view.buf + self.sent,
                            <size_t>min(self.view.len - self.sent, MAX_RW_COUNT),
                            MSG_NOSIGNAL | MSG_WAITALL)
-        return 0
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         if res > 0:
@@ -234,7 +255,7 @@ cdef class SendAllOp(SocketOperation):
             except OSError as exc:
                 res = -exc.errno                    # the socket was closed meanwhile
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         return self.finish(None)
 
@@ -255,14 +276,12 @@ cdef class SendMsgOp(SocketOperation):
         if self.has_view:
             PyBuffer_Release(&self.view)
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_sendmsg(self.owner.loop._ring.sqe_for(self), fd, &self.msg,
-                              MSG_NOSIGNAL)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_sendmsg(sqe, fd, &self.msg, MSG_NOSIGNAL)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         return self.finish(res)
 
@@ -273,16 +292,14 @@ cdef class AcceptOp(SocketOperation):
     cdef sockaddr_storage address
     cdef socklen_t address_length
 
-    cdef int queue(self, int fd) except -1:
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
         self.address_length = sizeof(self.address)
-        io_uring_prep_accept(self.owner.loop._ring.sqe_for(self), fd,
-                             <sockaddr*>&self.address, &self.address_length,
+        io_uring_prep_accept(sqe, fd, <sockaddr*>&self.address, &self.address_length,
                              SOCK_NONBLOCK | SOCK_CLOEXEC)
-        return 0
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
-        if res < 0:
+        if res < 0 or self.closed_under:
             return self.fail(-res)
         sock = self.sock
         conn = socket_socket(sock.family, sock.type, sock.proto, fileno=res)
@@ -294,22 +311,29 @@ cdef class AcceptOp(SocketOperation):
         self.owner.save(self.sock, SAVED_CONNECTION, result)
         return 0
 
+    cdef object from_saved(self, SocketRequests owner):
+        item = owner.take_saved(self.sock)
+        if item is None:
+            return None
+        if item[0] == SAVED_CONNECTION:
+            return item[1]
+        owner.put_back(self.sock, item[0], item[1])
+        return None
+
 
 cdef class ConnectOp(SocketOperation):
     cdef sockaddr_storage address
     cdef socklen_t address_length
     cdef object python_address
 
-    cdef int queue(self, int fd) except -1:
-        io_uring_prep_connect(self.owner.loop._ring.sqe_for(self), fd,
-                              <sockaddr*>&self.address, self.address_length)
-        return 0
+    cdef void prep(self, io_uring_sqe* sqe, int fd) noexcept:
+        io_uring_prep_connect(sqe, fd, <sockaddr*>&self.address, self.address_length)
 
     cdef int complete(self, int32_t res, uint32_t flags) except -1:
         self.ended()
+        if self.closed_under:
+            return self.fail(EBADF)
         if res < 0:
-            if self.closed_under and res == -ECANCELED:
-                return self.fail(-res)
             if not self.future.done():
                 self.future.set_exception(
                     OSError(-res, f'Connect call failed {self.python_address}'))
@@ -332,7 +356,7 @@ cdef class SocketRequests:
 
     cdef int open(self, Loop loop) except -1:
         self.loop = loop
-        self.active = {}
+        self.queued = []
         self.saved = WeakKeyDictionary()
         return 0
 
@@ -344,48 +368,69 @@ cdef class SocketRequests:
             raise ValueError("the socket must be non-blocking")
         return 0
 
-    cdef SocketOperation start(self, SocketOperation op, sock, bint receives):
-        op.owner = self
-        op.sock = sock
-        op.receives = receives
-        op.future = Future(loop=self.loop)
-        return op
-
     cdef int submit(self, SocketOperation op) except -1:
-        """Queues op on its socket's fd as it is now and submits it at once,
-        so the kernel resolves the fd before the caller can close it."""
-        op.queue(open_fd(op.sock))
-        ops = self.active.get(op.sock)
-        if ops is None:
-            self.active[op.sock] = [op]
-        elif op not in <list>ops:
-            (<list>ops).append(op)
-        self.loop._ring.submit_now()
+        """Queues op on its socket's fd as it is now. Before the kernel sees
+        it, before_submit() checks the socket still has that fd."""
+        cdef int fd = open_fd(op.sock)
+        cdef io_uring_sqe* sqe = self.loop._ring.sqe_for(op)
+        op.prep(sqe, fd)
+        op.sqe = sqe
+        op.fd = fd
+        self.queued.append(op)
+        self.armed = True
+        if not op.listed:
+            op.listed = True
+            op.next = self.inflight
+            if self.inflight is not None:
+                self.inflight.prev = op
+            self.inflight = op
+        return 0
+
+    cdef int before_submit(self) except -1:
+        """Right before a submission: a queued request whose socket was
+        closed (or detached) since it was queued becomes a NOP and fails with
+        EBADF, so it never reaches a file that reuses the fd number."""
+        cdef SocketOperation op
+        cdef list queued = self.queued
+        self.queued = []
+        self.armed = False
+        for op in queued:
+            if op.sqe == NULL:
+                continue
+            try:
+                moved = current_fd(op.sock) != op.fd
+            except Exception:
+                moved = True
+            if moved:
+                io_uring_prep_nop(op.sqe)       # keeps the SQE's user_data
+                op.closed_under = True
+            op.sqe = NULL
         return 0
 
     cdef int ended(self, SocketOperation op) except -1:
-        ops = self.active.get(op.sock)
-        if ops is not None:
-            try:
-                (<list>ops).remove(op)
-            except ValueError:
-                pass
-            if not ops:
-                del self.active[op.sock]
+        if not op.listed:
+            return 0
+        op.listed = False
+        if op.prev is not None:
+            op.prev.next = op.next
+        else:
+            self.inflight = op.next
+        if op.next is not None:
+            op.next.prev = op.prev
+        op.prev = op.next = None
+        if op.abandoned and op.receives:
+            self.abandoned_receives -= 1
         return 0
 
     cdef int before_enter(self) except -1:
         """Cancels the requests of sockets closed since they were made, so
         the close takes effect (the peer sees EOF)."""
-        cdef SocketOperation op
-        if not self.active:
-            return 0
-        closed = [ops for sock, ops in self.active.items() if current_fd(sock) < 0]
-        for ops in closed:
-            for op in ops:
-                if op.user_data and not op.closed_under:
-                    op.closed_under = True
-                    self.loop._ring.cancel(op)
+        cdef SocketOperation op = self.inflight
+        while op is not None:
+            if op.user_data and not op.closed_under and current_fd(op.sock) < 0:
+                op.closed_under = True
+                self.loop._ring.cancel(op)
+            op = op.next
         return 0
 
     # -- results of cancelled requests ----------------------------------------
@@ -422,8 +467,12 @@ cdef class SocketRequests:
         gets must be handed over before any newer request's data."""
         cdef SocketOperation op
         while True:
-            ops = self.active.get(sock)
-            pending = [op for op in (ops or ()) if op.abandoned and op.receives]
+            pending = []
+            op = self.inflight
+            while op is not None:
+                if op.sock is sock and op.abandoned and op.receives:
+                    pending.append(op)
+                op = op.next
             if not pending:
                 return
             for op in pending:
@@ -453,25 +502,22 @@ cdef class SocketRequests:
         return (data, address) if with_address else data
 
     # -- the calls ---------------------------------------------------------------
+    # Each builds its operation (errors surface when the call is awaited, as
+    # with asyncio's coroutine methods), then awaits it through receive()
+    # (which first hands over what cancelled receives left behind) or run().
 
-    async def recv(self, sock, Py_ssize_t n):
-        self.check_socket(sock)
-        if n < 0:
-            raise ValueError("negative buffersize in recv")
-        if sock in self.active:
-            await self.settle(sock)
-        if n == 0:
-            return b''
+    async def receive(self, SocketOperation op):
+        if self.abandoned_receives:
+            await self.settle(op.sock)
+        if op.receives_nothing():
+            return op.empty_result()
         if self.saved_count:
-            data = self.saved_data(sock, n, False)
-            if data is not None:
-                return data
-        cdef RecvOp op = <RecvOp>self.start(RecvOp.__new__(RecvOp), sock, True)
-        op.length = <size_t>min(n, MAX_RW_COUNT)
-        data = PyBytes_FromStringAndSize(NULL, op.length)
-        Py_INCREF(data)
-        op.data = <PyObject*>data
-        del data
+            result = op.from_saved(self)
+            if result is not None:
+                return result
+        return await self.run(op)
+
+    async def run(self, SocketOperation op):
         self.submit(op)
         try:
             return await op.future
@@ -479,136 +525,136 @@ cdef class SocketRequests:
             op.abandon()
             raise
 
-    async def recv_into(self, sock, buf):
+    cdef SocketOperation start(self, SocketOperation op, sock, bint receives):
         self.check_socket(sock)
-        cdef RecvIntoOp op = <RecvIntoOp>self.start(RecvIntoOp.__new__(RecvIntoOp), sock, True)
-        get_writable_buffer(buf, &op.view)
-        op.has_view = True
-        if sock in self.active:
-            await self.settle(sock)
-        if op.view.len == 0:
-            return 0
-        if self.saved_count:
-            data = self.saved_data(sock, op.view.len, False)
-            if data is not None:
-                memcpy(op.view.buf, <char*>data, len(data))
-                return len(data)
-        self.submit(op)
+        op.owner = self
+        op.sock = sock
+        op.receives = receives
+        op.future = Future(loop=self.loop)
+        return op
+
+    def recv(self, sock, n):
+        cdef RecvOp op
+        try:
+            n = index(n)
+            if n < 0:
+                raise ValueError("negative buffersize in recv")
+            op = <RecvOp>self.start(RecvOp.__new__(RecvOp), sock, True)
+            op.length = <size_t>min(n, MAX_RW_COUNT)
+            data = PyBytes_FromStringAndSize(NULL, op.length)
+            Py_INCREF(data)
+            op.data = <PyObject*>data
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def recv_into(self, sock, buf):
+        cdef RecvIntoOp op
+        try:
+            op = <RecvIntoOp>self.start(RecvIntoOp.__new__(RecvIntoOp), sock, True)
+            get_writable_buffer(buf, &op.view)
+            op.has_view = True
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def recvfrom(self, sock, bufsize):
+        cdef RecvMsgOp op
+        try:
+            bufsize = index(bufsize)
+            if bufsize < 0:
+                raise ValueError("negative buffersize in recvfrom")
+            op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
+            data = PyBytes_FromStringAndSize(NULL, min(bufsize, MAX_RW_COUNT))
+            Py_INCREF(data)
+            op.data = <PyObject*>data
+            op.prepare(PyBytes_AS_STRING(data), len(data))
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def recvfrom_into(self, sock, buf, nbytes=0):
+        cdef RecvMsgOp op
+        try:
+            nbytes = index(nbytes)
+            op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
+            get_writable_buffer(buf, &op.view)
+            op.has_view = True
+            if nbytes < 0:
+                raise ValueError("negative buffersize in recvfrom_into")
+            if nbytes > op.view.len:
+                raise ValueError("nbytes is greater than the length of the buffer")
+            op.prepare(op.view.buf, nbytes or op.view.len)
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def accept(self, sock):
+        try:
+            op = self.start(AcceptOp.__new__(AcceptOp), sock, True)
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.receive(op)
+
+    def sendall(self, sock, data):
+        cdef SendAllOp op
+        try:
+            op = <SendAllOp>self.start(SendAllOp.__new__(SendAllOp), sock, False)
+            get_readable_buffer(data, &op.view)
+            op.has_view = True
+            if op.view.len == 0:
+                open_fd(sock)           # as send() on a closed socket: EBADF
+                return done_when_awaited(None)
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.run(op)
+
+    def sendto(self, sock, data, address):
+        cdef SendMsgOp op
+        try:
+            op = <SendMsgOp>self.start(SendMsgOp.__new__(SendMsgOp), sock, False)
+            get_readable_buffer(data, &op.view)
+            op.has_view = True
+            op.iov.iov_base = op.view.buf
+            op.iov.iov_len = op.view.len
+            op.msg.msg_name = &op.address
+            op.msg.msg_namelen = sockaddr_from_python(sock.family, address, &op.address)
+            op.msg.msg_iov = &op.iov
+            op.msg.msg_iovlen = 1
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.run(op)
+
+    def connect(self, sock, address):
+        cdef ConnectOp op
+        try:
+            self.loop.check_closed()
+            op = ConnectOp.__new__(ConnectOp)
+            op.owner = self
+            op.sock = sock
+            op.future = Future(loop=self.loop)
+            op.python_address = address
+            op.address_length = sockaddr_from_python(sock.family, address, &op.address)
+            self.submit(op)
+            # Start connecting now, as connect() would: callers may accept()
+            # on the other side before this loop iterates again.
+            self.loop._ring.submit_now()
+        except Exception as exc:
+            return fail_when_awaited(exc)
+        return self.wait(op)
+
+    async def wait(self, SocketOperation op):
         try:
             return await op.future
         except BaseException:
             op.abandon()
             raise
 
-    async def recvfrom(self, sock, Py_ssize_t bufsize):
-        self.check_socket(sock)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recvfrom")
-        if sock in self.active:
-            await self.settle(sock)
-        if self.saved_count:
-            item = self.saved_data(sock, bufsize, True)
-            if item is not None:
-                return item
-        cdef RecvMsgOp op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
-        data = PyBytes_FromStringAndSize(NULL, min(bufsize, MAX_RW_COUNT))
-        Py_INCREF(data)
-        op.data = <PyObject*>data
-        op.prepare(PyBytes_AS_STRING(data), len(data))
-        del data
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
 
-    async def recvfrom_into(self, sock, buf, Py_ssize_t nbytes=0):
-        self.check_socket(sock)
-        cdef RecvMsgOp op = <RecvMsgOp>self.start(RecvMsgOp.__new__(RecvMsgOp), sock, True)
-        get_writable_buffer(buf, &op.view)
-        op.has_view = True
-        if nbytes < 0:
-            raise ValueError("negative buffersize in recvfrom_into")
-        if nbytes > op.view.len:
-            raise ValueError("nbytes is greater than the length of the buffer")
-        if nbytes == 0:
-            nbytes = op.view.len
-        if sock in self.active:
-            await self.settle(sock)
-        if self.saved_count:
-            item = self.saved_data(sock, nbytes, True)
-            if item is not None:
-                data, address = item
-                memcpy(op.view.buf, <char*>data, len(data))
-                return (len(data), address)
-        op.prepare(op.view.buf, nbytes)
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
+async def fail_when_awaited(exc):
+    """A call's error, raised when its result is awaited."""
+    raise exc
 
-    async def sendall(self, sock, data):
-        self.check_socket(sock)
-        cdef SendAllOp op = <SendAllOp>self.start(SendAllOp.__new__(SendAllOp), sock, False)
-        get_readable_buffer(data, &op.view)
-        op.has_view = True
-        if op.view.len == 0:
-            open_fd(sock)           # as send() on a closed socket: EBADF
-            return None
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
 
-    async def sendto(self, sock, data, address):
-        self.check_socket(sock)
-        cdef SendMsgOp op = <SendMsgOp>self.start(SendMsgOp.__new__(SendMsgOp), sock, False)
-        get_readable_buffer(data, &op.view)
-        op.has_view = True
-        op.iov.iov_base = op.view.buf
-        op.iov.iov_len = op.view.len
-        op.msg.msg_name = &op.address
-        op.msg.msg_namelen = sockaddr_from_python(sock.family, address, &op.address)
-        op.msg.msg_iov = &op.iov
-        op.msg.msg_iovlen = 1
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
-
-    async def accept(self, sock):
-        self.check_socket(sock)
-        if sock in self.active:
-            await self.settle(sock)
-        if self.saved_count:
-            item = self.take_saved(sock)
-            if item is not None:
-                if item[0] == SAVED_CONNECTION:
-                    return item[1]
-                self.put_back(sock, item[0], item[1])
-        cdef AcceptOp op = <AcceptOp>self.start(AcceptOp.__new__(AcceptOp), sock, True)
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
-
-    async def connect(self, sock, address):
-        self.loop.check_closed()
-        cdef ConnectOp op = <ConnectOp>self.start(ConnectOp.__new__(ConnectOp), sock, False)
-        op.python_address = address
-        op.address_length = sockaddr_from_python(sock.family, address, &op.address)
-        self.submit(op)
-        try:
-            return await op.future
-        except BaseException:
-            op.abandon()
-            raise
+async def done_when_awaited(result):
+    return result

@@ -1,0 +1,1 @@
+"""The library-suite harness (run it as: python tools/library_suites)."""
