@@ -24,7 +24,6 @@ import functools
 import mmap
 import os
 import threading
-import weakref
 
 from . import ops
 from ._ring import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
@@ -406,7 +405,9 @@ def _fallocate(fd, mode, offset, length):
 
 # -- choosing one --------------------------------------------------------------
 
-_by_loop = weakref.WeakKeyDictionary()
+# A loop's backend is kept on the loop itself: a backend holds its loop, so
+# a table keyed by loops (even weakly) would keep every loop alive for good.
+_BACKEND_ATTRIBUTE = "_aiouring_file_backend"
 
 
 def current(loop=None, executor=None):
@@ -417,11 +418,14 @@ def current(loop=None, executor=None):
     if loop is None:
         loop = asyncio.get_running_loop()
     if executor is None:
-        backend = _by_loop.get(loop)
+        backend = getattr(loop, _BACKEND_ATTRIBUTE, None)
         if backend is not None:
             return backend
     kind = RingBackend if isinstance(loop, Loop) else ThreadBackend
     backend = kind(loop, executor)
     if executor is None:
-        _by_loop[loop] = backend
+        try:
+            setattr(loop, _BACKEND_ATTRIBUTE, backend)
+        except AttributeError:
+            pass            # a loop without attributes of its own: one per call
     return backend
