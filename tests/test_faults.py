@@ -437,16 +437,23 @@ def file_copy(source, copies=3):
                 assert copied == data, "a copy that raised nothing differs from its source"
             tally.add(copied == data, error)
             # The splice pump: chains of two SPLICEs through a pipe.
-            error = None
-            with open(path, "rb") as fin, open(target, "wb") as fout:
-                try:
-                    sent = await aiouring.fs.sendfile(fout, fin, 0, len(data))
-                    assert sent == len(data)
-                except OSError as exc:
-                    error = exc
-            tally.add(delivered(data, target.read_bytes()), error)
+            await copy_between_files(tally, source, target, lambda fin, fout:
+                                     aiouring.fs.sendfile(fout, fin, 0, len(data)))
         return tally
     return file_copy
+
+
+async def copy_between_files(tally, source, target, copy):
+    """copy(fin, fout) from the source file to target: what target holds
+    must be a prefix of the source, all of it unless an exception ended it."""
+    path, data = source
+    error = None
+    with open(path, "rb") as fin, open(target, "wb") as fout:
+        try:
+            assert await copy(fin, fout) == len(data)
+        except OSError as exc:
+            error = exc
+    tally.add(delivered(data, target.read_bytes()), error)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -502,20 +509,14 @@ def test_linked_chains_under_faults(seed, source_file):
 # -- chain programs (loop-side on this kernel) -------------------------------
 
 def program_copy(source, copies=3):
-    path, data = source
+    path, _ = source
 
     async def program_copy(loop):
         tally = Tally()
         target = path.with_name("program-copy.bin")
         for _ in range(copies):
-            error = None
-            with open(path, "rb") as fin, open(target, "wb") as fout:
-                try:
-                    copied = await bpf.copy(fin, fout, chunk=65536)
-                    assert copied == len(data)
-                except OSError as exc:
-                    error = exc
-            tally.add(delivered(data, target.read_bytes()), error)
+            await copy_between_files(tally, source, target, lambda fin, fout:
+                                     bpf.copy(fin, fout, chunk=65536))
         return tally
     return program_copy
 
