@@ -11,6 +11,8 @@ open, os, ospath, tempfile, stdin/stdout/stderr(_bytes); on any loop.
 
 import asyncio
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from . import fallback as _fallback
 from . import fs, ops, os, ospath, tempfile
@@ -36,8 +38,16 @@ if sys.version_info < (3, 16):
 
 __version__ = "0.1.0"
 
+_T = TypeVar("_T")
 
-def new_event_loop(*, fallback=None):
+
+# Typed as the aiouring loop unless a fallback is asked for by argument
+# (AIOURING_FALLBACK is a deployment switch the types cannot see).
+@overload
+def new_event_loop(*, fallback: Literal[False] | None = None) -> Loop: ...
+@overload
+def new_event_loop(*, fallback: str) -> asyncio.AbstractEventLoop: ...
+def new_event_loop(*, fallback: str | Literal[False] | None = None) -> asyncio.AbstractEventLoop:
     """Returns a new aiouring event loop: the loop factory to give
     asyncio.run(), asyncio.Runner, uvicorn (``--loop
     aiouring:new_event_loop``), anyio and pytest-asyncio.
@@ -57,7 +67,10 @@ def new_event_loop(*, fallback=None):
         return _fallback.fallback_loop(kind, exc)
 
 
-def run(main, *, loop_factory=None, debug=None, fallback=None, **run_kwargs):
+def run(main: Coroutine[Any, Any, _T], *,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+        debug: bool | None = None, fallback: str | Literal[False] | None = None,
+        **run_kwargs: Any) -> _T:
     """Runs coroutine main on a new aiouring loop and closes the loop, as
     asyncio.run() does (Ctrl-C cancels main; asyncgens and the default
     executor are shut down). loop_factory replaces aiouring's own factory;
@@ -75,7 +88,7 @@ def run(main, *, loop_factory=None, debug=None, fallback=None, **run_kwargs):
         return runner.run(main)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> NoReturn:
     if name in ("install", "EventLoopPolicy"):
         raise AttributeError(
             f"aiouring.{name} went with asyncio's event loop policies in "
@@ -84,7 +97,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'aiouring' has no attribute {name!r}")
 
 
-def chain(*steps, timeout=None):
+def chain(*steps: ops.Step,
+          timeout: float | None = None) -> Coroutine[Any, Any, list[Any]]:
     """Submits steps (made by aiouring.ops) as one linked io_uring chain on
     the running aiouring loop; awaitable of the list of step results. See
     Loop.chain for failures, timeouts and cancellation."""

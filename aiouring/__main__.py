@@ -4,7 +4,7 @@ import argparse
 import sys
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     from . import info
 
     parser = argparse.ArgumentParser(prog="python -m aiouring",
@@ -14,7 +14,8 @@ def main(argv=None):
     info.add_arguments(commands.add_parser("info", help="how aiouring was built and what "
                                            "this kernel lets it do", description=info.DESCRIPTION))
     args = parser.parse_args(argv)
-    return info.run(args)
+    status: int = info.run(args)
+    return status
 
 
 if __name__ == "__main__":

@@ -31,5 +31,5 @@ FEATURES = (
 )
 
 
-def opcode_name(op):
+def opcode_name(op: int) -> str:
     return OPCODES[op] if op < len(OPCODES) else f"OP_{op}"

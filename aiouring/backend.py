@@ -18,12 +18,16 @@ the same descriptor (close() included) waits for it, so a cancelled write
 never lands after a later one or on a reused descriptor number.
 """
 
+from __future__ import annotations
+
 import asyncio
-import errno
 import functools
 import mmap
 import os
 import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
 from . import ops
 from ._ring import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
@@ -31,19 +35,73 @@ from ._ring import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
 from .errors import ChainError
 from .loop import Loop
 
-__all__ = ["current", "RingBackend", "ThreadBackend"]
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, StrOrBytesPath, WriteableBuffer
+
+__all__ = ["current", "Backend", "RingBackend", "ThreadBackend"]
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 _ALIGN = 4096
 # read_file: files up to this size are read by one chain (one wake-up).
 SMALL_FILE = 64 * 1024
 
 
-def _dir_fd(dir_fd):
+def _dir_fd(dir_fd: int | None) -> int:
     return AT_FDCWD if dir_fd is None else dir_fd
 
 
-def _aligned(size):
+def _aligned(size: int) -> int:
     return max(_ALIGN, (size + _ALIGN - 1) & ~(_ALIGN - 1))
+
+
+class Backend(Protocol):
+    """What RingBackend and ThreadBackend both offer: the os module's
+    arguments and errors, each call an awaitable. Results that only say
+    "done" (0 or None, by backend) are typed object."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+    @property
+    def executor(self) -> Executor | None: ...
+
+    def call(self, func: Callable[_P, _T], *args: _P.args,
+             **kwargs: _P.kwargs) -> asyncio.Future[_T]: ...
+    def open(self, path: StrOrBytesPath, flags: int, mode: int = 0o666,
+             dir_fd: int | None = None) -> Awaitable[int]: ...
+    # owned: the descriptor belongs to an aiouring file object (see FileRequests).
+    def read(self, fd: int, n: int, offset: int = -1, *,
+             owned: bool = False) -> Awaitable[bytes]: ...
+    def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1, *,
+                 owned: bool = False) -> Awaitable[int]: ...
+    def write(self, fd: int, data: ReadableBuffer, offset: int = -1, *,
+              owned: bool = False) -> Awaitable[int]: ...
+    def read_aligned(self, fd: int, size: int, offset: int, *,
+                     owned: bool = False) -> Awaitable[bytes]: ...
+    def close(self, fd: int, *, owned: bool = False) -> Awaitable[object]: ...
+    def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
+             follow_symlinks: bool = True) -> Awaitable[os.stat_result]: ...
+    def fsync(self, fd: int, datasync: bool = False) -> Awaitable[object]: ...
+    def fallocate(self, fd: int, mode: int, offset: int, length: int) -> Awaitable[object]: ...
+    def fadvise(self, fd: int, offset: int, length: int, advice: int) -> Awaitable[object]: ...
+    def ftruncate(self, fd: int, length: int) -> Awaitable[object]: ...
+    def unlink(self, path: StrOrBytesPath, dir_fd: int | None = None,
+               directory: bool = False) -> Awaitable[object]: ...
+    def mkdir(self, path: StrOrBytesPath, mode: int = 0o777,
+              dir_fd: int | None = None) -> Awaitable[object]: ...
+    def rename(self, src: StrOrBytesPath, dst: StrOrBytesPath, src_dir_fd: int | None = None,
+               dst_dir_fd: int | None = None) -> Awaitable[object]: ...
+    def link(self, src: StrOrBytesPath, dst: StrOrBytesPath, src_dir_fd: int | None = None,
+             dst_dir_fd: int | None = None,
+             follow_symlinks: bool = True) -> Awaitable[object]: ...
+    def symlink(self, src: StrOrBytesPath, dst: StrOrBytesPath,
+                dir_fd: int | None = None) -> Awaitable[object]: ...
+    def sendfile(self, out_fd: int, in_fd: int, offset: int | None,
+                 count: int) -> Awaitable[int]: ...
+    def read_file(self, path: str | bytes) -> Awaitable[bytes]: ...
 
 
 class RingBackend:
@@ -51,7 +109,7 @@ class RingBackend:
 
     kind = "ring"
 
-    def __init__(self, loop, executor=None):
+    def __init__(self, loop: Loop, executor: Executor | None = None) -> None:
         self.loop = loop
         self.executor = executor
         # The hot paths are the loop's own methods: no extra frame per call.
@@ -60,73 +118,82 @@ class RingBackend:
         self.write = loop._files.write
         self.close = loop._files.close
 
-    def call(self, func, *args, **kwargs):
+    def call(self, func: Callable[_P, _T], *args: _P.args,
+             **kwargs: _P.kwargs) -> asyncio.Future[_T]:
         """func(*args, **kwargs) in the executor (no io_uring opcode for it)."""
         return self.loop.run_in_executor(self.executor,
                                          functools.partial(func, *args, **kwargs))
 
-    def open(self, path, flags, mode=0o666, dir_fd=None):
+    def open(self, path: StrOrBytesPath, flags: int, mode: int = 0o666,
+             dir_fd: int | None = None) -> Awaitable[int]:
         return self.loop._files.openat(path, flags, mode, _dir_fd(dir_fd))
 
-    async def read_aligned(self, fd, size, offset, owned=False):
+    async def read_aligned(self, fd: int, size: int, offset: int, owned: bool = False) -> bytes:
         # O_DIRECT wants aligned memory and sizes: read through a (fixed,
         # when the ring can register it) aligned buffer.
         bounce = ops.buffer(_aligned(size))
         n = await self.loop._files.readinto(fd, bounce, offset, owned=owned)
         return bytes(memoryview(bounce)[:min(n, size)])
 
-    def stat(self, path, dir_fd=None, follow_symlinks=True):
+    def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
+             follow_symlinks: bool = True) -> Awaitable[os.stat_result]:
         if isinstance(path, int):
             return self.loop._files.statx(b"", path, AT_EMPTY_PATH, filename=path)
         return self.loop._files.statx(path, _dir_fd(dir_fd),
                                      0 if follow_symlinks else AT_SYMLINK_NOFOLLOW)
 
-    def fsync(self, fd, datasync=False):
+    def fsync(self, fd: int, datasync: bool = False) -> Awaitable[object]:
         return self.loop._files.fsync(fd, datasync)
 
-    def fallocate(self, fd, mode, offset, length):
+    def fallocate(self, fd: int, mode: int, offset: int, length: int) -> Awaitable[object]:
         return self.loop._files.fallocate(fd, mode, offset, length)
 
-    def fadvise(self, fd, offset, length, advice):
+    def fadvise(self, fd: int, offset: int, length: int, advice: int) -> Awaitable[object]:
         return self.loop._files.fadvise(fd, offset, length, advice)
 
-    def ftruncate(self, fd, length):
+    def ftruncate(self, fd: int, length: int) -> Awaitable[object]:
         if "FTRUNCATE" in _kernel_opcodes():
             return self.loop._files.ftruncate(fd, length)
         return self.call(os.ftruncate, fd, length)      # before Linux 6.9
 
-    def unlink(self, path, dir_fd=None, directory=False):
+    def unlink(self, path: StrOrBytesPath, dir_fd: int | None = None,
+               directory: bool = False) -> Awaitable[object]:
         return self.loop._files.unlinkat(path, _dir_fd(dir_fd),
                                         AT_REMOVEDIR if directory else 0)
 
-    def mkdir(self, path, mode=0o777, dir_fd=None):
+    def mkdir(self, path: StrOrBytesPath, mode: int = 0o777,
+              dir_fd: int | None = None) -> Awaitable[object]:
         return self.loop._files.mkdirat(path, mode, _dir_fd(dir_fd))
 
-    def rename(self, src, dst, src_dir_fd=None, dst_dir_fd=None):
+    def rename(self, src: StrOrBytesPath, dst: StrOrBytesPath, src_dir_fd: int | None = None,
+               dst_dir_fd: int | None = None) -> Awaitable[object]:
         return self.loop._files.renameat(src, dst, _dir_fd(src_dir_fd),
                                         _dir_fd(dst_dir_fd), 0)
 
-    def link(self, src, dst, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
+    def link(self, src: StrOrBytesPath, dst: StrOrBytesPath, src_dir_fd: int | None = None,
+             dst_dir_fd: int | None = None, follow_symlinks: bool = True) -> Awaitable[object]:
         return self.loop._files.linkat(src, dst, _dir_fd(src_dir_fd), _dir_fd(dst_dir_fd),
                                       AT_SYMLINK_FOLLOW if follow_symlinks else 0)
 
-    def symlink(self, src, dst, dir_fd=None):
+    def symlink(self, src: StrOrBytesPath, dst: StrOrBytesPath,
+                dir_fd: int | None = None) -> Awaitable[object]:
         return self.loop._files.symlinkat(src, dst, _dir_fd(dir_fd))
 
-    async def sendfile(self, out_fd, in_fd, offset, count):
+    async def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
         """Up to count bytes of in_fd (from offset, or its position when
         None) to out_fd: the loop's splice pump (linked SPLICEs through a
         pipe, as loop.sendfile uses)."""
         pump = self.loop._files.splice_pump(in_fd, -1 if offset is None else offset, out_fd)
         return await pump.run(count)
 
-    async def read_file(self, path):
+    async def read_file(self, path: str | bytes) -> bytes:
         """The whole file. Up to SMALL_FILE bytes cost one chain -- OPENAT
         into a direct descriptor, READ, CLOSE -- and one wake-up; a larger
         file goes on with ordinary reads. (No STATX step: the kernel runs
         STATX on a worker thread, which costs more than it tells; a short
         READ already says where the file ends.)"""
         opened = ops.openat(path, os.O_RDONLY, direct=True)
+        content: bytes
         try:
             results = await self.loop.chain(
                 opened, ops.read(opened, SMALL_FILE, 0, hardlink=True), ops.close(opened))
@@ -152,10 +219,10 @@ class RingBackend:
         return b"".join(chunks)
 
 
-_opcodes = None
+_opcodes: frozenset[str] | None = None
 
 
-def _kernel_opcodes():
+def _kernel_opcodes() -> frozenset[str]:
     global _opcodes
     if _opcodes is None:
         from .features import features
@@ -173,14 +240,16 @@ class _Job:
 
     __slots__ = ("lock", "state", "abandoned", "salvage", "finished")
 
-    def __init__(self, salvage):
+    def __init__(self, salvage: Callable[[Any], object] | None) -> None:
         self.lock = threading.Lock()
         self.state = _QUEUED
         self.abandoned = False
         self.salvage = salvage      # releases a result nobody waits for
-        self.finished = None        # a future of the loop, once one waits
+        # A future of the loop, once one waits.
+        self.finished: asyncio.Future[None] | None = None
 
-    def run(self, loop, func, args):
+    def run(self, loop: asyncio.AbstractEventLoop, func: Callable[..., Any],
+            args: tuple[Any, ...]) -> Any:
         with self.lock:
             if self.state == _DROPPED:
                 return None
@@ -201,7 +270,7 @@ class _Job:
                 except RuntimeError:        # the loop is closed
                     pass
 
-    def abandon(self, loop):
+    def abandon(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
         """The awaiting task was cancelled: a queued call will not run; a
         running one gets a future that says when it is over."""
         with self.lock:
@@ -215,7 +284,7 @@ class _Job:
             return None
 
 
-def _settle_future(future):
+def _settle_future(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 
@@ -226,29 +295,33 @@ class ThreadBackend:
 
     kind = "thread"
 
-    def __init__(self, loop, executor=None):
+    def __init__(self, loop: asyncio.AbstractEventLoop, executor: Executor | None = None) -> None:
         self.loop = loop
         self.executor = executor
-        self._unfinished = {}       # fd -> futures of cancelled calls still running
+        # fd -> futures of cancelled calls still running
+        self._unfinished: dict[int, list[asyncio.Future[None]]] = {}
 
-    def call(self, func, *args, **kwargs):
+    def call(self, func: Callable[_P, _T], *args: _P.args,
+             **kwargs: _P.kwargs) -> asyncio.Future[_T]:
         """func(*args, **kwargs) in the executor."""
         return self.loop.run_in_executor(self.executor,
                                          functools.partial(func, *args, **kwargs))
 
-    async def _run(self, func, *args, fd=None, salvage=None):
+    async def _run(self, func: Callable[..., _T], *args: Any, fd: int | None = None,
+                   salvage: Callable[[_T], object] | None = None) -> _T:
         if fd is not None and fd in self._unfinished:
             await self._settle(fd)
         job = _Job(salvage)
         try:
-            return await self.loop.run_in_executor(self.executor, job.run, self.loop, func, args)
+            return cast(_T, await self.loop.run_in_executor(
+                self.executor, job.run, self.loop, func, args))
         except asyncio.CancelledError:
             finished = job.abandon(self.loop)
             if finished is not None and fd is not None:
                 self._unfinished.setdefault(fd, []).append(finished)
             raise
 
-    async def _settle(self, fd):
+    async def _settle(self, fd: int) -> None:
         """Waits for the cancelled calls on fd that are still running."""
         pending = self._unfinished[fd]
         while pending:
@@ -256,78 +329,89 @@ class ThreadBackend:
             pending.pop(0)
         del self._unfinished[fd]
 
-    def open(self, path, flags, mode=0o666, dir_fd=None):
+    def open(self, path: StrOrBytesPath, flags: int, mode: int = 0o666,
+             dir_fd: int | None = None) -> Awaitable[int]:
         return self._run(functools.partial(os.open, dir_fd=dir_fd), path, flags, mode,
                          salvage=os.close)
 
-    def read(self, fd, n, offset=-1, owned=False):
+    def read(self, fd: int, n: int, offset: int = -1, owned: bool = False) -> Awaitable[bytes]:
         if n < 0:
             raise ValueError("negative read size")
         if offset >= 0:
             return self._run(os.pread, fd, n, offset, fd=fd)
         return self._run(os.read, fd, n, fd=fd)
 
-    def readinto(self, fd, buffer, offset=-1, owned=False):
+    def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1,
+                 owned: bool = False) -> Awaitable[int]:
         if offset >= 0:
             return self._run(os.preadv, fd, [buffer], offset, fd=fd)
         return self._run(os.readv, fd, [buffer], fd=fd)
 
-    def write(self, fd, data, offset=-1, owned=False):
+    def write(self, fd: int, data: ReadableBuffer, offset: int = -1,
+              owned: bool = False) -> Awaitable[int]:
         return self._run(_write_all, fd, data, offset, fd=fd)
 
-    def read_aligned(self, fd, size, offset, owned=False):
+    def read_aligned(self, fd: int, size: int, offset: int,
+                     owned: bool = False) -> Awaitable[bytes]:
         return self._run(_read_aligned, fd, size, offset, fd=fd)
 
-    def stat(self, path, dir_fd=None, follow_symlinks=True):
+    def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
+             follow_symlinks: bool = True) -> Awaitable[os.stat_result]:
         if isinstance(path, int):
             return self._run(os.stat, path, fd=path)
         return self._run(functools.partial(os.stat, dir_fd=dir_fd,
                                            follow_symlinks=follow_symlinks), path)
 
-    def fsync(self, fd, datasync=False):
+    def fsync(self, fd: int, datasync: bool = False) -> Awaitable[object]:
         return self._run(os.fdatasync if datasync else os.fsync, fd, fd=fd)
 
-    def fallocate(self, fd, mode, offset, length):
+    def fallocate(self, fd: int, mode: int, offset: int, length: int) -> Awaitable[object]:
         return self._run(_fallocate, fd, mode, offset, length, fd=fd)
 
-    def fadvise(self, fd, offset, length, advice):
+    def fadvise(self, fd: int, offset: int, length: int, advice: int) -> Awaitable[object]:
         return self._run(os.posix_fadvise, fd, offset, length, advice, fd=fd)
 
-    def ftruncate(self, fd, length):
+    def ftruncate(self, fd: int, length: int) -> Awaitable[object]:
         return self._run(os.ftruncate, fd, length, fd=fd)
 
-    async def close(self, fd, owned=False):
+    async def close(self, fd: int, owned: bool = False) -> None:
         if fd in self._unfinished:
             await self._settle(fd)
         # Not cancellable half-way: a close that was asked for happens.
         await asyncio.shield(self.loop.run_in_executor(self.executor, os.close, fd))
 
-    def unlink(self, path, dir_fd=None, directory=False):
+    def unlink(self, path: StrOrBytesPath, dir_fd: int | None = None,
+               directory: bool = False) -> Awaitable[object]:
         return self._run(functools.partial(os.rmdir if directory else os.unlink,
                                            dir_fd=dir_fd), path)
 
-    def mkdir(self, path, mode=0o777, dir_fd=None):
+    def mkdir(self, path: StrOrBytesPath, mode: int = 0o777,
+              dir_fd: int | None = None) -> Awaitable[object]:
         return self._run(functools.partial(os.mkdir, dir_fd=dir_fd), path, mode)
 
-    def rename(self, src, dst, src_dir_fd=None, dst_dir_fd=None):
+    def rename(self, src: StrOrBytesPath, dst: StrOrBytesPath, src_dir_fd: int | None = None,
+               dst_dir_fd: int | None = None) -> Awaitable[object]:
         return self._run(functools.partial(os.rename, src_dir_fd=src_dir_fd,
                                            dst_dir_fd=dst_dir_fd), src, dst)
 
-    def link(self, src, dst, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
+    def link(self, src: StrOrBytesPath, dst: StrOrBytesPath, src_dir_fd: int | None = None,
+             dst_dir_fd: int | None = None, follow_symlinks: bool = True) -> Awaitable[object]:
         return self._run(functools.partial(os.link, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd,
                                            follow_symlinks=follow_symlinks), src, dst)
 
-    def symlink(self, src, dst, dir_fd=None):
+    def symlink(self, src: StrOrBytesPath, dst: StrOrBytesPath,
+                dir_fd: int | None = None) -> Awaitable[object]:
         return self._run(functools.partial(os.symlink, dir_fd=dir_fd), src, dst)
 
-    def sendfile(self, out_fd, in_fd, offset, count):
+    def sendfile(self, out_fd: int, in_fd: int, offset: int | None,
+                 count: int) -> Awaitable[int]:
         return self._run(_sendfile_all, out_fd, in_fd, offset, count, fd=in_fd)
 
-    def read_file(self, path):
+    def read_file(self, path: str | bytes) -> Awaitable[bytes]:
         return self._run(_read_whole_file, path)
 
 
-def _write_all(fd, data, offset):
+def _write_all(fd: int, data: ReadableBuffer, offset: int) -> int:
     """As a ring WRITE: resubmitted after a partial write until every byte
     is out; an error after some bytes reports those bytes."""
     view = memoryview(data)
@@ -350,7 +434,7 @@ def _write_all(fd, data, offset):
     return done
 
 
-def _read_aligned(fd, size, offset):
+def _read_aligned(fd: int, size: int, offset: int) -> bytes:
     bounce = mmap.mmap(-1, _aligned(size))      # page-aligned, as O_DIRECT wants
     try:
         if offset >= 0:
@@ -362,7 +446,7 @@ def _read_aligned(fd, size, offset):
         bounce.close()
 
 
-def _sendfile_all(out_fd, in_fd, offset, count):
+def _sendfile_all(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
     sent = 0
     while sent < count:
         try:
@@ -378,15 +462,15 @@ def _sendfile_all(out_fd, in_fd, offset, count):
     return sent
 
 
-def _read_whole_file(path):
+def _read_whole_file(path: str | bytes) -> bytes:
     with open(path, "rb") as file:
         return file.read()
 
 
-_libc_fallocate = None
+_libc_fallocate: Any = None     # libc's fallocate, through ctypes, once needed
 
 
-def _fallocate(fd, mode, offset, length):
+def _fallocate(fd: int, mode: int, offset: int, length: int) -> None:
     """fallocate(2): os has posix_fallocate (mode 0) only."""
     global _libc_fallocate
     if mode == 0:
@@ -410,7 +494,8 @@ def _fallocate(fd, mode, offset, length):
 _BACKEND_ATTRIBUTE = "_aiouring_file_backend"
 
 
-def current(loop=None, executor=None):
+def current(loop: asyncio.AbstractEventLoop | None = None,
+            executor: Executor | None = None) -> Backend:
     """The backend for loop (default: the running loop): RingBackend on an
     aiouring loop, ThreadBackend on any other. ``executor`` is where calls
     without an io_uring request (or every call, on ThreadBackend) run;
@@ -418,11 +503,13 @@ def current(loop=None, executor=None):
     if loop is None:
         loop = asyncio.get_running_loop()
     if executor is None:
-        backend = getattr(loop, _BACKEND_ATTRIBUTE, None)
-        if backend is not None:
-            return backend
-    kind = RingBackend if isinstance(loop, Loop) else ThreadBackend
-    backend = kind(loop, executor)
+        known: Backend | None = getattr(loop, _BACKEND_ATTRIBUTE, None)
+        if known is not None:
+            return known
+    if isinstance(loop, Loop):
+        backend: Backend = RingBackend(loop, executor)
+    else:
+        backend = ThreadBackend(loop, executor)
     if executor is None:
         try:
             setattr(loop, _BACKEND_ATTRIBUTE, backend)

@@ -8,10 +8,19 @@ aiouring.rawfile), giving back unread bytes moves the descriptor's position,
 as the built-in buffered files do.
 """
 
+from __future__ import annotations
+
 import errno
 import io
 import os
 import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Self
+
+from .rawfile import AsyncFileIO, FileName
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 __all__ = ["AsyncBufferedFile"]
 
@@ -22,10 +31,10 @@ class AsyncBufferedFile:
     """The buffered layer (like io.BufferedReader/Writer/Random): a read
     buffer and a write buffer over an AsyncFileIO, never both non-empty."""
 
-    def __init__(self, raw, buffer_size=DEFAULT_BUFFER_SIZE):
+    def __init__(self, raw: AsyncFileIO, buffer_size: int = DEFAULT_BUFFER_SIZE) -> None:
         if buffer_size <= 0:
             raise ValueError("invalid buffer size")
-        self._raw = raw
+        self._raw: AsyncFileIO | None = raw
         self.buffer_size = buffer_size
         self._rbuf = b""
         self._rpos = 0
@@ -34,46 +43,51 @@ class AsyncBufferedFile:
     # -- state -------------------------------------------------------------
 
     @property
-    def raw(self):
+    def raw(self) -> AsyncFileIO:
         if self._raw is None:
             raise ValueError("raw stream has been detached")
         return self._raw
 
-    name = property(lambda self: self.raw.name)
-    closed = property(lambda self: self.raw.closed)
+    @property
+    def name(self) -> FileName:
+        return self.raw.name
 
     @property
-    def mode(self):
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    @property
+    def mode(self) -> str:
         return self.raw.mode
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.raw.fileno()
 
-    def _descriptor(self):
+    def _descriptor(self) -> int:
         return self.raw._descriptor()
 
-    def readable(self):
+    def readable(self) -> bool:
         return self.raw.readable()
 
-    async def writable(self):
+    async def writable(self) -> bool:
         return self.raw._is_writable()
 
-    async def seekable(self):
+    async def seekable(self) -> bool:
         return self.raw._is_seekable()
 
-    async def isatty(self):
+    async def isatty(self) -> bool:
         return self.raw._isatty()
 
-    def _is_writable(self):
+    def _is_writable(self) -> bool:
         return self.raw._is_writable()
 
-    def _is_seekable(self):
+    def _is_seekable(self) -> bool:
         return self.raw._is_seekable()
 
-    def _isatty(self):
+    def _isatty(self) -> bool:
         return self.raw._isatty()
 
-    def detach(self):
+    def detach(self) -> AsyncFileIO:
         """Returns the raw file and leaves this object unusable. Synchronous,
         as aiofiles' detach(): unflushed bytes would need a write, so call
         flush() first (ValueError otherwise, rather than lose them)."""
@@ -84,21 +98,21 @@ class AsyncBufferedFile:
         raw, self._raw = self.raw, None
         return raw
 
-    def _available(self):
+    def _available(self) -> int:
         return len(self._rbuf) - self._rpos
 
-    def _drop_read_buffer(self):
+    def _drop_read_buffer(self) -> None:
         # The raw position runs ahead of the logical one by what is unread.
         if self._available() and self.raw._seekable:
             self.raw._rewind(self._available())
         self._rbuf, self._rpos = b"", 0
 
-    def _check_readable(self):
+    def _check_readable(self) -> None:
         self.raw._check_readable()
 
     # -- reading -----------------------------------------------------------
 
-    async def _fill(self, size):
+    async def _fill(self, size: int) -> bool:
         """One raw read into the read buffer; False at end of file."""
         data = await self.raw.read(max(size, self.buffer_size))
         if self._available():
@@ -108,12 +122,12 @@ class AsyncBufferedFile:
         self._rpos = 0
         return bool(data)
 
-    def _take(self, n):
+    def _take(self, n: int) -> bytes:
         data = self._rbuf[self._rpos:self._rpos + n]
         self._rpos += len(data)
         return data
 
-    async def read(self, size=-1):
+    async def read(self, size: int | None = -1) -> bytes:
         self._check_readable()
         await self.flush()
         if size is None or size < 0:
@@ -136,7 +150,7 @@ class AsyncBufferedFile:
             missing -= len(data)
         return b"".join(chunks)
 
-    async def read1(self, size=-1):
+    async def read1(self, size: int | None = -1) -> bytes:
         self._check_readable()
         await self.flush()
         if size is None or size < 0:
@@ -147,31 +161,32 @@ class AsyncBufferedFile:
             await self._fill(size)
         return self._take(size)
 
-    async def readinto(self, buffer):
+    async def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
         data = await self.read(len(view))
         view[:len(data)] = data
         return len(data)
 
-    async def readinto1(self, buffer):
+    async def readinto1(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
         data = await self.read1(len(view))
         view[:len(data)] = data
         return len(data)
 
-    async def peek(self, size=0):
+    async def peek(self, size: int = 0) -> bytes:
         self._check_readable()
         await self.flush()
         if not self._available():
             await self._fill(size)
         return self._rbuf[self._rpos:]
 
-    async def readline(self, size=-1):
+    async def readline(self, size: int | None = -1) -> bytes:
         self._check_readable()
         await self.flush()
         if size is None:
             size = -1
-        chunks, total = [], 0
+        chunks: list[bytes] = []
+        total = 0
         while size < 0 or total < size:
             if not self._available() and not await self._fill(0):
                 break
@@ -186,8 +201,9 @@ class AsyncBufferedFile:
                 break
         return b"".join(chunks)
 
-    async def readlines(self, hint=-1):
-        lines, total = [], 0
+    async def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        total = 0
         while True:
             line = await self.readline()
             if not line:
@@ -197,11 +213,11 @@ class AsyncBufferedFile:
             if hint is not None and 0 < hint < total:   # as io: once past the hint
                 return lines
 
-    def __aiter__(self):
+    def __aiter__(self) -> Self:
         self.raw._check_closed()
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> bytes:
         line = await self.readline()
         if not line:
             raise StopAsyncIteration
@@ -209,7 +225,7 @@ class AsyncBufferedFile:
 
     # -- writing -----------------------------------------------------------
 
-    async def write(self, data):
+    async def write(self, data: ReadableBuffer) -> int:
         self.raw._check_writable()
         if isinstance(data, str):
             raise TypeError("a bytes-like object is required, not 'str'")
@@ -231,11 +247,11 @@ class AsyncBufferedFile:
             self._wbuf += memoryview(data).cast("B")[written:]
         return n
 
-    async def writelines(self, lines):
+    async def writelines(self, lines: Iterable[ReadableBuffer]) -> None:
         for line in lines:
             await self.write(line)
 
-    async def flush(self):
+    async def flush(self) -> None:
         if self._wbuf:
             self.raw._check_closed()
             pending, self._wbuf = self._wbuf, bytearray()
@@ -252,16 +268,16 @@ class AsyncBufferedFile:
 
     # -- position ------------------------------------------------------------
 
-    def _tell(self):
+    def _tell(self) -> int:
         pos = self.raw._tell()
         if self.raw._seekable:
             return pos - self._available() + len(self._wbuf)
         return pos
 
-    async def tell(self):
+    async def tell(self) -> int:
         return self._tell()
 
-    async def seek(self, offset, whence=os.SEEK_SET):
+    async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if whence not in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END):
             raise ValueError(f"whence value {whence} unsupported")
         self.raw._check_closed()
@@ -279,7 +295,7 @@ class AsyncBufferedFile:
         self._drop_read_buffer()
         return await self.raw.seek(offset, whence)
 
-    async def truncate(self, size=None):
+    async def truncate(self, size: int | None = None) -> int:
         self.raw._check_writable()
         await self.flush()
         if size is None:
@@ -289,7 +305,7 @@ class AsyncBufferedFile:
 
     # -- closing ---------------------------------------------------------------
 
-    async def close(self):
+    async def close(self) -> None:
         if self.raw.closed:
             return
         try:
@@ -297,17 +313,17 @@ class AsyncBufferedFile:
         finally:
             await self.raw.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         raw = getattr(self, "_raw", None)
         if raw is not None and not raw.closed and self._wbuf:
             warnings.warn(f"unclosed file {self!r} lost {len(self._wbuf)} "
-                          "buffered bytes", ResourceWarning, source=self)
+                          "buffered bytes", ResourceWarning, stacklevel=1, source=self)
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<aiouring.AsyncBufferedFile name={self.name!r} mode={self.mode!r}>"

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import threading
+from typing import Literal
 
 __all__ = ["ENV", "CHOICES", "choice", "fallback_loop"]
 
@@ -26,7 +27,7 @@ _logged = False
 _log_lock = threading.Lock()
 
 
-def choice(fallback):
+def choice(fallback: str | Literal[False] | None) -> str | None:
     """The fallback to use: fallback itself, or AIOURING_FALLBACK when it is
     None. False (or an empty variable) means none. Raises ValueError for
     anything else, whether or not io_uring works here, so that a typo shows
@@ -44,7 +45,7 @@ def choice(fallback):
     return fallback
 
 
-def _uvloop_loop():
+def _uvloop_loop() -> asyncio.AbstractEventLoop | None:
     try:
         import uvloop
     except ImportError:
@@ -52,7 +53,7 @@ def _uvloop_loop():
     return uvloop.new_event_loop()
 
 
-def fallback_loop(kind, error):
+def fallback_loop(kind: str, error: BaseException) -> asyncio.AbstractEventLoop:
     """A new loop of the chosen kind, standing in for an aiouring loop that
     could not be created because of error (a RingUnavailableError)."""
     loop = _uvloop_loop() if kind == "uvloop" else None
@@ -64,7 +65,7 @@ def fallback_loop(kind, error):
     return loop
 
 
-def _log_once(kind, error, loop):
+def _log_once(kind: str, error: BaseException, loop: asyncio.AbstractEventLoop) -> None:
     global _logged
     with _log_lock:
         if _logged:

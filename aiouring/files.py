@@ -9,26 +9,42 @@ keeps the file position, and what a cancelled call leaves behind, is told in
 aiouring.rawfile.
 """
 
+from __future__ import annotations
+
 import asyncio
 import errno
 import io
 import os
 import stat
+import sys
 import warnings
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from concurrent.futures import Executor
+from typing import (TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, cast,
+                    overload)
 
 from . import backend as backends
 from .buffered import AsyncBufferedFile
 from .loop import Loop
-from .rawfile import AsyncFileIO
+from .rawfile import AsyncFileIO, FileName
 from .text import AsyncTextIOWrapper
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorOrPath, OpenBinaryMode, OpenTextMode
 
 __all__ = ["open", "running_loop", "AsyncFileIO", "AsyncBufferedFile",
            "AsyncTextIOWrapper"]
 
 DEFAULT_BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
 
+# Any file object aiouring.open() makes, by mode and buffering.
+AsyncFile = AsyncFileIO | AsyncBufferedFile | AsyncTextIOWrapper
+# open()'s opener: called as opener(path, flags), returns a descriptor.
+Opener = Callable[[Any, int], int]
 
-def running_loop():
+
+
+def running_loop() -> Loop:
     """The running aiouring loop; RuntimeError if the running loop is not
     one (for what only a ring can do: chains, chain programs)."""
     loop = asyncio.get_running_loop()
@@ -40,14 +56,14 @@ def running_loop():
     return loop
 
 
-def _mode_flags(mode):
+def _mode_flags(mode: str) -> tuple[int, bool, bool, bool, bool]:
     """(flags, readable, writable, appending, creating) for a mode string,
     validated as the built-in open() validates it."""
     if not isinstance(mode, str):
-        raise TypeError("invalid mode: %r" % mode)
+        raise TypeError(f"invalid mode: {mode!r}")
     modes = set(mode)
     if modes - set("axrwb+t") or len(mode) > len(modes):
-        raise ValueError("invalid mode: %r" % mode)
+        raise ValueError(f"invalid mode: {mode!r}")
     creating, reading, writing = "x" in modes, "r" in modes, "w" in modes
     appending, updating = "a" in modes, "+" in modes
     text, binary = "t" in modes, "b" in modes
@@ -75,23 +91,32 @@ def _mode_flags(mode):
     return flags, readable, writable, appending, binary
 
 
-def _raw_mode(readable, writable, appending, creating):
+def _raw_mode(readable: bool, writable: bool, appending: bool, creating: bool,
+              truncating: bool = False) -> str:
+    """The mode io.FileIO reports for these flags (truncating: opened with
+    'w'; Python 3.15's FileIO says 'wb+' rather than 'rb+' for 'w+')."""
     if creating:
         return "xb+" if readable else "xb"
     if appending:
         return "ab+" if readable else "ab"
     if readable and writable:
-        return "rb+"
+        return "wb+" if truncating and _FILEIO_SAYS_WB_PLUS else "rb+"
     return "rb" if readable else "wb"
 
 
-def _check_open_arguments(file, mode, buffering, encoding, errors, newline):
+_FILEIO_SAYS_WB_PLUS = sys.version_info >= (3, 15)
+
+
+def _check_open_arguments(
+        file: FileDescriptorOrPath, mode: str, buffering: int, encoding: str | None,
+        errors: str | None, newline: str | None,
+) -> tuple[str | bytes | int, int, bool, bool, bool, bool]:
     """Validates as the built-in open() does; returns (file, flags, readable,
     writable, appending, binary)."""
     if not isinstance(file, int):
         file = os.fspath(file)
     if not isinstance(file, (str, bytes, int)):
-        raise TypeError("invalid file: %r" % file)
+        raise TypeError(f"invalid file: {file!r}")
     if not isinstance(buffering, int):
         raise TypeError("an integer is required")
     flags, readable, writable, appending, binary = _mode_flags(mode)
@@ -112,8 +137,10 @@ def _check_open_arguments(file, mode, buffering, encoding, errors, newline):
     return file, flags, readable, writable, appending, binary
 
 
-async def _open(file, mode, buffering, encoding, errors, newline, closefd,
-                opener, flags, loop, executor):
+async def _open(file: FileDescriptorOrPath, mode: str, buffering: int, encoding: str | None,
+                errors: str | None, newline: str | None, closefd: bool,
+                opener: Opener | None, flags: int, loop: asyncio.AbstractEventLoop | None,
+                executor: Executor | None) -> AsyncFile:
     file, open_flags, readable, writable, appending, binary = _check_open_arguments(
         file, mode, buffering, encoding, errors, newline)
     backend = backends.current(loop, executor)
@@ -138,8 +165,11 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd,
                            direct=bool(open_flags & getattr(os, "O_DIRECT", 0)))
 
 
-def wrap_descriptor(backend, fd, name, mode, buffering=-1, encoding=None, errors=None,
-                    newline=None, *, closefd=True, shared=True, direct=False):
+def wrap_descriptor(backend: backends.Backend, fd: int, name: FileName, mode: str,
+                    buffering: int = -1, encoding: str | None = None,
+                    errors: str | None = None, newline: str | None = None, *,
+                    closefd: bool = True, shared: bool = True,
+                    direct: bool = False) -> AsyncFile:
     """The file object of aiouring.open(fd, mode, ...) over an open
     descriptor; shared=False when this object alone uses its position."""
     _, readable, writable, appending, binary = _mode_flags(mode)
@@ -153,7 +183,8 @@ def wrap_descriptor(backend, fd, name, mode, buffering=-1, encoding=None, errors
             os.lseek(fd, 0, os.SEEK_END)
         blksize = st.st_blksize if st.st_blksize > 1 else DEFAULT_BUFFER_SIZE
         raw = AsyncFileIO(backend, fd, name,
-                          _raw_mode(readable, writable, appending, "x" in mode),
+                          _raw_mode(readable, writable, appending, "x" in mode,
+                                    "w" in mode),
                           readable=readable, writable=writable, appending=appending,
                           closefd=closefd, seekable=seekable,
                           regular=regular, blksize=blksize,
@@ -178,7 +209,7 @@ def wrap_descriptor(backend, fd, name, mode, buffering=-1, encoding=None, errors
     return text
 
 
-def _can_seek(fd):
+def _can_seek(fd: int) -> bool:
     try:
         os.lseek(fd, 0, os.SEEK_CUR)
         return True
@@ -186,43 +217,86 @@ def _can_seek(fd):
         return False
 
 
-class OpenContext:
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+_Closing = TypeVar("_Closing", bound=_Closable)
+
+
+class OpenContext(Generic[_Closing]):
     """What aiouring.open() returns: awaitable, and an async context manager
     that closes the file on exit (as aiofiles.open())."""
 
     __slots__ = ("_coro", "_file", "_started", "_on_exit")
 
-    def __init__(self, coro, on_exit=None):
+    def __init__(self, coro: Coroutine[Any, Any, _Closing],
+                 on_exit: Callable[[_Closing], Awaitable[object]] | None = None) -> None:
         self._coro = coro
-        self._file = None
+        self._file: _Closing | None = None
         self._started = False
         self._on_exit = on_exit     # called with the file after closing it
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, _Closing]:
         self._started = True
         return self._coro.__await__()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> _Closing:
         self._started = True
         self._file = await self._coro
         return self._file
 
-    async def __aexit__(self, *exc_info):
-        file, self._file = self._file, None
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Set by __aenter__ (without it, this fails as it always did).
+        file, self._file = cast(_Closing, self._file), None
         await file.close()
+
         if self._on_exit is not None:
             await self._on_exit(file)
 
-    def close(self):
+    def close(self) -> None:
         self._coro.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if not self._started:
             self._coro.close()      # never awaited: no "never awaited" warning
 
 
-def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None,
-         closefd=True, opener=None, *, loop=None, executor=None, flags=0):
+@overload
+def open(file: FileDescriptorOrPath, mode: OpenTextMode = "r", buffering: int = -1,
+         encoding: str | None = None, errors: str | None = None, newline: str | None = None,
+         closefd: bool = True, opener: Opener | None = None, *,
+         loop: asyncio.AbstractEventLoop | None = None, executor: Executor | None = None,
+         flags: int = 0) -> OpenContext[AsyncTextIOWrapper]: ...
+@overload
+def open(file: FileDescriptorOrPath, mode: OpenBinaryMode, buffering: Literal[0],
+         encoding: None = None, errors: None = None, newline: None = None,
+         closefd: bool = True, opener: Opener | None = None, *,
+         loop: asyncio.AbstractEventLoop | None = None, executor: Executor | None = None,
+         flags: int = 0) -> OpenContext[AsyncFileIO]: ...
+@overload
+def open(file: FileDescriptorOrPath, mode: OpenBinaryMode, buffering: Literal[-1, 1] = -1,
+         encoding: None = None, errors: None = None, newline: None = None,
+         closefd: bool = True, opener: Opener | None = None, *,
+         loop: asyncio.AbstractEventLoop | None = None, executor: Executor | None = None,
+         flags: int = 0) -> OpenContext[AsyncBufferedFile]: ...
+@overload
+def open(file: FileDescriptorOrPath, mode: OpenBinaryMode, buffering: int = -1,
+         encoding: None = None, errors: None = None, newline: None = None,
+         closefd: bool = True, opener: Opener | None = None, *,
+         loop: asyncio.AbstractEventLoop | None = None, executor: Executor | None = None,
+         flags: int = 0) -> OpenContext[AsyncFileIO | AsyncBufferedFile]: ...
+@overload
+def open(file: FileDescriptorOrPath, mode: str, buffering: int = -1,
+         encoding: str | None = None, errors: str | None = None, newline: str | None = None,
+         closefd: bool = True, opener: Opener | None = None, *,
+         loop: asyncio.AbstractEventLoop | None = None, executor: Executor | None = None,
+         flags: int = 0) -> OpenContext[AsyncFile]: ...
+def open(file: FileDescriptorOrPath, mode: str = "r", buffering: int = -1,
+         encoding: str | None = None, errors: str | None = None, newline: str | None = None,
+         closefd: bool = True, opener: Opener | None = None, *,
+         loop: asyncio.AbstractEventLoop | None = None, executor: Executor | None = None,
+         flags: int = 0) -> OpenContext[Any]:
     """Opens file as the built-in open() does and returns an async file
     object: ``f = await aiouring.open(...)`` or ``async with
     aiouring.open(...) as f``. On an aiouring loop each call is an io_uring

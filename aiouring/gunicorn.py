@@ -12,11 +12,12 @@ only its own framework installed.
 """
 
 import asyncio
+from collections.abc import Callable
 
-__all__ = ["AiohttpWorker", "UvicornWorker"]
+__all__ = ["AiohttpWorker", "UvicornWorker"]   # noqa: F822 (made by __getattr__)
 
 
-def _aiohttp_worker():
+def _aiohttp_worker() -> type:
     from aiohttp.worker import GunicornWebWorker
     from gunicorn.workers.base import Worker
 
@@ -25,7 +26,7 @@ def _aiohttp_worker():
     class AiohttpWorker(GunicornWebWorker):
         """aiohttp's gunicorn worker on an aiouring loop."""
 
-        def init_process(self):
+        def init_process(self) -> None:
             # Made after the fork, in the worker: a loop does not survive one.
             self.loop = new_event_loop()
             asyncio.set_event_loop(self.loop)
@@ -35,13 +36,13 @@ def _aiohttp_worker():
     return AiohttpWorker
 
 
-def _uvicorn_worker():
+def _uvicorn_worker() -> type:
     try:
         from uvicorn_worker import UvicornWorker as Base
     except ImportError:
         from uvicorn.workers import UvicornWorker as Base
 
-    class UvicornWorker(Base):
+    class UvicornWorker(Base):  # type: ignore[misc]  # Base has no type information
         """uvicorn's gunicorn worker on an aiouring loop."""
 
         CONFIG_KWARGS = {**Base.CONFIG_KWARGS, "loop": "aiouring:new_event_loop"}
@@ -49,10 +50,11 @@ def _uvicorn_worker():
     return UvicornWorker
 
 
-_BUILDERS = {"AiohttpWorker": _aiohttp_worker, "UvicornWorker": _uvicorn_worker}
+_BUILDERS: dict[str, Callable[[], type]] = {"AiohttpWorker": _aiohttp_worker,
+                                            "UvicornWorker": _uvicorn_worker}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> type:
     try:
         build = _BUILDERS[name]
     except KeyError:

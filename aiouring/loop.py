@@ -167,36 +167,33 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
         if not self._transports.is_native(transp):
             raise exceptions.SendfileNotAvailableError("not a native transport")
         fileno = _regular_fileno(file)
-        fsize = os.fstat(fileno).st_size
-        total = max(0, fsize - offset)
-        if count:
-            total = min(total, count)
-        if total == 0:
-            return 0
         # As asyncio: no reading and no write() while the file goes out.
         resume_reading = transp.is_reading()
         transp.pause_reading()
         await transp._make_empty_waiter()
-        pump = self._files.splice_pump(fileno, offset, transp._sock_fd)
         try:
-            return await _run_pump(pump, total)
+            return await self._send_file(file, fileno, offset, count, transp._sock_fd)
         finally:
-            if pump.sent > 0:
-                file.seek(offset + pump.sent)
             transp._reset_empty_waiter()
             if resume_reading:
                 transp.resume_reading()
 
     async def _sock_sendfile_native(self, sock, file, offset, count):
         """loop.sock_sendfile(): the splice pump straight to the socket."""
-        fileno = _regular_fileno(file)
-        fsize = os.fstat(fileno).st_size
-        total = max(0, fsize - offset)
+        return await self._send_file(file, _regular_fileno(file), offset, count,
+                                     sock.fileno())
+
+    async def _send_file(self, file, fileno, offset, count, out_fd):
+        """Up to count bytes (0: to the end) of file from offset to out_fd
+        through the splice pump; the file's position ends after what was
+        sent, as with asyncio's sendfile."""
+        total = max(0, os.fstat(fileno).st_size - offset)
         if count:
             total = min(total, count)
         if total == 0:
+            file.seek(offset)
             return 0
-        pump = self._files.splice_pump(fileno, offset, sock.fileno())
+        pump = self._files.splice_pump(fileno, offset, out_fd)
         try:
             return await _run_pump(pump, total)
         finally:

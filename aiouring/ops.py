@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 
-def buffer(size):
+def buffer(size: int) -> AlignedBuffer:
     """A page-aligned buffer that chain steps (and O_DIRECT files) can share;
     the loop registers it as a fixed buffer when it can (READ_FIXED /
     WRITE_FIXED). Supports the buffer protocol."""

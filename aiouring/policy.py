@@ -10,6 +10,8 @@ deprecated public names, which warn on every access.
 
 import asyncio
 import sys
+from typing import Literal
+
 
 __all__ = ["EventLoopPolicy", "install"]
 
@@ -30,18 +32,18 @@ class EventLoopPolicy(_BasePolicy):
     """An asyncio event loop policy whose new loops are aiouring loops
     (Python 3.11 to 3.15). ``fallback`` is passed to new_event_loop()."""
 
-    def __init__(self, *, fallback=None):
+    def __init__(self, *, fallback: str | Literal[False] | None = None) -> None:
         from .fallback import choice
         choice(fallback)            # a bad value fails here, not at first use
         super().__init__()
         self._fallback = fallback
 
-    def _loop_factory(self):
+    def _loop_factory(self) -> asyncio.AbstractEventLoop:
         from . import new_event_loop
         return new_event_loop(fallback=self._fallback)
 
 
-def install(*, fallback=None):
+def install(*, fallback: str | Literal[False] | None = None) -> None:
     """Makes asyncio create aiouring loops everywhere (sets EventLoopPolicy),
     on Python 3.11 to 3.15. Prefer a loop factory: aiouring.run(main) or
     asyncio.run(main, loop_factory=aiouring.new_event_loop)."""

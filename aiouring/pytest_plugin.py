@@ -15,6 +15,7 @@ benchmarks of async code, measured on each of those loops and compared.
 """
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -24,12 +25,15 @@ import aiouring
 pytest_plugins = ("aiouring.benchmarking.plugin",)
 
 
-def _uvloop_factory():
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def _uvloop_factory() -> asyncio.AbstractEventLoop:
     import uvloop
     return uvloop.new_event_loop()
 
 
-LOOP_FACTORIES = {
+LOOP_FACTORIES: dict[str, LoopFactory] = {
     "aiouring": aiouring.new_event_loop,
     # asyncio's own default loop, whatever policy is installed.
     "asyncio": asyncio.SelectorEventLoop,
@@ -37,7 +41,7 @@ LOOP_FACTORIES = {
 }
 
 
-def loop_name(loop):
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
     """The LOOP_FACTORIES name of a loop's kind (its class for other kinds).
     aiouring's Loop subclasses asyncio's, so it is asked about first."""
     if isinstance(loop, aiouring.Loop):
@@ -49,7 +53,7 @@ def loop_name(loop):
     return f"{type(loop).__module__}.{type(loop).__qualname__}"
 
 
-def selected_loop_name(item):
+def selected_loop_name(item: pytest.Item) -> str | None:
     """The name of the loop factory pytest-asyncio runs an item with, None
     when it uses its default (no loops selected)."""
     callspec = getattr(item, "callspec", None)
@@ -59,10 +63,11 @@ def selected_loop_name(item):
     for name, known in LOOP_FACTORIES.items():
         if factory is known:
             return name
-    return getattr(factory, "loop_name", None)
+    named: str | None = getattr(factory, "loop_name", None)
+    return named
 
 
-def has_loop_factories_hook():
+def has_loop_factories_hook() -> bool:
     try:
         from pytest_asyncio.plugin import PytestAsyncioSpecs
     except ImportError:
@@ -70,7 +75,7 @@ def has_loop_factories_hook():
     return hasattr(PytestAsyncioSpecs, "pytest_asyncio_loop_factories")
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("aiouring", "aiouring event loop")
     group.addoption("--aiouring", dest="aiouring_loops", action="store_const",
                     const="aiouring", help="run async tests on the aiouring loop")
@@ -81,9 +86,9 @@ def pytest_addoption(parser):
                   default="")
 
 
-def selected_loops(config):
+def selected_loops(config: pytest.Config) -> list[str]:
     """The loop names asked for on the command line or in the ini file."""
-    value = config.getoption("aiouring_loops", None) or config.getini("aiouring_loops")
+    value: str = config.getoption("aiouring_loops", None) or config.getini("aiouring_loops")
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in LOOP_FACTORIES]
     if unknown:
@@ -97,15 +102,16 @@ class LoopFactories:
     """Registered only when loops were asked for: pytest-asyncio treats any
     implementation of its hook as the authority on loop factories."""
 
-    def __init__(self, names):
+    def __init__(self, names: list[str]) -> None:
         self.factories = {name: LOOP_FACTORIES[name] for name in names}
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_asyncio_loop_factories(self, config, item):
+    def pytest_asyncio_loop_factories(self, config: pytest.Config,
+                                      item: pytest.Item) -> dict[str, LoopFactory]:
         return self.factories
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     names = selected_loops(config)      # rejects unknown names at start-up
     if names and has_loop_factories_hook():
         config.pluginmanager.register(LoopFactories(names), "aiouring-loop-factories")
@@ -113,15 +119,15 @@ def pytest_configure(config):
 
 if not has_loop_factories_hook():
     class _FactoryPolicy(asyncio.DefaultEventLoopPolicy):
-        def __init__(self, factory):
+        def __init__(self, factory: LoopFactory) -> None:
             super().__init__()
             self._factory = factory
 
-        def new_event_loop(self):
+        def new_event_loop(self) -> asyncio.AbstractEventLoop:
             return self._factory()
 
     @pytest.fixture
-    def event_loop_policy(request):
+    def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
         """Older pytest-asyncio: the policy fixture picks the loop (the
         first selected one)."""
         names = selected_loops(request.config)

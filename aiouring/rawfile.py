@@ -17,11 +17,24 @@ Where the file position lives:
   written).
 """
 
+from __future__ import annotations
+
 import io
 import os
 import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+    from .backend import Backend
 
 __all__ = ["AsyncFileIO"]
+
+# What a file object's name is: the path it was opened with, or the
+# descriptor it was given (as the built-in open()).
+FileName = str | bytes | int
 
 DEFAULT_BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
 
@@ -29,8 +42,10 @@ DEFAULT_BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
 class AsyncFileIO:
     """The raw layer (like io.FileIO): every call is one backend request."""
 
-    def __init__(self, backend, fd, name, mode, *, readable, writable, appending,
-                 closefd, seekable, regular, blksize, direct=False, shared=True):
+    def __init__(self, backend: Backend, fd: int, name: FileName, mode: str, *,
+                 readable: bool, writable: bool, appending: bool, closefd: bool,
+                 seekable: bool, regular: bool, blksize: int, direct: bool = False,
+                 shared: bool = True) -> None:
         self._backend = backend
         self._fd = fd
         self.name = name
@@ -46,19 +61,19 @@ class AsyncFileIO:
         self._shared = shared or appending or not seekable
         self._pos = 0 if self._shared else os.lseek(fd, 0, os.SEEK_CUR)
         self._closed = False
-        self._delete_on_close = None    # a temporary file's path
+        self._delete_on_close: str | bytes | None = None    # a temporary file's path
 
     # -- state ------------------------------------------------------------
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
     @property
-    def closefd(self):
+    def closefd(self) -> bool:
         return self._closefd
 
-    def fileno(self):
+    def fileno(self) -> int:
         """The descriptor. Handing it out shares the file position: from now
         on reads and writes use the descriptor's own position, so whatever
         is done through the descriptor (os.write, a child process) and
@@ -69,53 +84,53 @@ class AsyncFileIO:
             self._shared = True
         return self._fd
 
-    def _descriptor(self):
+    def _descriptor(self) -> int:
         """The descriptor for a call that does not use the position."""
         self._check_closed()
         return self._fd
 
-    def readable(self):
+    def readable(self) -> bool:
         self._check_closed()
         return self._readable
 
-    async def writable(self):
+    async def writable(self) -> bool:
         return self._is_writable()
 
-    async def seekable(self):
+    async def seekable(self) -> bool:
         return self._is_seekable()
 
-    async def isatty(self):
+    async def isatty(self) -> bool:
         return self._isatty()
 
-    def _is_writable(self):
+    def _is_writable(self) -> bool:
         self._check_closed()
         return self._writable
 
-    def _is_seekable(self):
+    def _is_seekable(self) -> bool:
         self._check_closed()
         return self._seekable
 
-    def _isatty(self):
+    def _isatty(self) -> bool:
         self._check_closed()
         return os.isatty(self._fd)
 
-    def _check_closed(self):
+    def _check_closed(self) -> None:
         if self._closed:
             raise ValueError("I/O operation on closed file")
 
-    def _check_readable(self):
+    def _check_readable(self) -> None:
         self._check_closed()
         if not self._readable:
             raise io.UnsupportedOperation("File not open for reading")
 
-    def _check_writable(self):
+    def _check_writable(self) -> None:
         self._check_closed()
         if not self._writable:
             raise io.UnsupportedOperation("File not open for writing")
 
     # -- I/O ---------------------------------------------------------------
 
-    async def read(self, size=-1):
+    async def read(self, size: int | None = -1) -> bytes:
         self._check_readable()
         if size is None or size < 0:
             return await self.readall()
@@ -132,7 +147,7 @@ class AsyncFileIO:
         self._pos += len(data)
         return data
 
-    async def readall(self):
+    async def readall(self) -> bytes:
         self._check_readable()
         chunks = []
         while True:
@@ -148,7 +163,7 @@ class AsyncFileIO:
                 break
         return b"".join(chunks)
 
-    async def readinto(self, buffer):
+    async def readinto(self, buffer: WriteableBuffer) -> int:
         self._check_readable()
         if self._shared:
             return await self._backend.readinto(self._fd, buffer, -1)
@@ -156,7 +171,7 @@ class AsyncFileIO:
         self._pos += n
         return n
 
-    async def write(self, data):
+    async def write(self, data: ReadableBuffer) -> int:
         self._check_writable()
         if self._shared:
             return await self._backend.write(self._fd, data, -1)
@@ -164,7 +179,7 @@ class AsyncFileIO:
         self._pos += n
         return n
 
-    async def seek(self, offset, whence=os.SEEK_SET):
+    async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         self._check_closed()
         if isinstance(offset, float):
             raise TypeError("an integer is required")
@@ -176,33 +191,33 @@ class AsyncFileIO:
             self._pos = pos
         return pos
 
-    async def tell(self):
+    async def tell(self) -> int:
         return self._tell()
 
-    def _tell(self):
+    def _tell(self) -> int:
         self._check_closed()
         if self._shared:
             return os.lseek(self._fd, 0, os.SEEK_CUR)   # ESPIPE on a pipe, as FileIO
         return self._pos
 
-    def _rewind(self, count):
+    def _rewind(self, count: int) -> None:
         """Moves the position back over count bytes read but not used."""
         if self._shared:
             os.lseek(self._fd, -count, os.SEEK_CUR)
         else:
             self._pos -= count
 
-    async def truncate(self, size=None):
+    async def truncate(self, size: int | None = None) -> int:
         self._check_writable()
         if size is None:
             size = self._tell()
         await self._backend.ftruncate(self._fd, size)
         return size
 
-    async def flush(self):
+    async def flush(self) -> None:
         self._check_closed()
 
-    async def close(self):
+    async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -214,9 +229,11 @@ class AsyncFileIO:
             except FileNotFoundError:
                 pass
 
-    def __del__(self):
+    def __del__(self) -> None:
         if not getattr(self, "_closed", True) and self._closefd:
-            warnings.warn(f"unclosed file {self!r}", ResourceWarning, source=self)
+            warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=1,
+                          source=self)
+
             self._closed = True
             try:
                 os.close(self._fd)
@@ -225,17 +242,17 @@ class AsyncFileIO:
             except OSError:
                 pass
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def writelines(self, lines):
+    async def writelines(self, lines: Iterable[ReadableBuffer]) -> None:
         for line in lines:
             await self.write(line)
 
-    async def readline(self, size=-1):
+    async def readline(self, size: int | None = -1) -> bytes:
         # As io.IOBase.readline on a raw file: a byte at a time.
         line = bytearray()
         while size is None or size < 0 or len(line) < size:
@@ -247,8 +264,9 @@ class AsyncFileIO:
                 break
         return bytes(line)
 
-    async def readlines(self, hint=-1):
-        lines, total = [], 0
+    async def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        total = 0
         while line := await self.readline():
             lines.append(line)
             total += len(line)
@@ -256,16 +274,16 @@ class AsyncFileIO:
                 break
         return lines
 
-    def __aiter__(self):
+    def __aiter__(self) -> Self:
         self._check_closed()
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> bytes:
         line = await self.readline()
         if not line:
             raise StopAsyncIteration
         return line
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
         return f"<aiouring.AsyncFileIO name={self.name!r} mode={self.mode!r} {state}>"

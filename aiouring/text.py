@@ -14,6 +14,8 @@ after reads goes where reading stands, not past the read-ahead (as a binary
 '+' file does).
 """
 
+from __future__ import annotations
+
 import codecs
 import collections
 import io
@@ -21,10 +23,15 @@ import locale
 import operator
 import os
 import sys
+from collections.abc import Iterable
+from types import EllipsisType
+from typing import Protocol, Self, SupportsIndex, cast
+
 
 import _multibytecodec
 
 from . import textpos
+from .textpos import Decoder
 
 __all__ = ["AsyncTextIOWrapper"]
 
@@ -33,31 +40,64 @@ _NEWLINES = (None, "", "\n", "\r", "\r\n")
 # The CJK decoders take any state setstate() is given and can crash on one
 # they did not produce (CPython's own open() does, on iso2022_jp after
 # seek(3)): seek() lets through only states seen from them, per codec.
-_SEEN_STATES = collections.defaultdict(set)
+_SEEN_STATES: collections.defaultdict[str, set[int]] = collections.defaultdict(set)
 
 
-def _resolve_encoding(encoding):
+class BinaryBuffer(Protocol):
+    """What the text layer needs of the binary file under it (an
+    AsyncBufferedFile, or a spooled temporary file's memory)."""
+
+    @property
+    def name(self) -> object: ...
+    @property
+    def closed(self) -> bool: ...
+    def readable(self) -> bool: ...
+    def fileno(self) -> int: ...
+    def _descriptor(self) -> int: ...
+    def _is_writable(self) -> bool: ...
+    def _is_seekable(self) -> bool: ...
+    def _isatty(self) -> bool: ...
+    def _tell(self) -> int: ...
+    async def read(self, size: int | None = -1, /) -> bytes: ...
+    async def read1(self, size: int | None = -1, /) -> bytes: ...
+    async def write(self, data: bytes, /) -> int: ...
+    async def flush(self) -> None: ...
+    async def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int: ...
+    async def tell(self) -> int: ...
+    async def truncate(self, size: int | None = None, /) -> int: ...
+    async def close(self) -> None: ...
+
+
+def _resolve_encoding(encoding: str | None) -> str:
     encoding = io.text_encoding(encoding, 4)
     if encoding == "locale":
         return "utf-8" if sys.flags.utf8_mode else locale.getencoding()
     return encoding
 
 
-def _size(size):
+def _is_multibyte(codec: codecs.CodecInfo) -> bool:
+    """Whether codec decodes with a CJK decoder (see _SEEN_STATES)."""
+    return issubclass(cast(type, codec.incrementaldecoder),
+                      _multibytecodec.MultibyteIncrementalDecoder)
+
+
+def _size(size: SupportsIndex | None) -> int:
     if size is None:
         return -1
     try:
         return operator.index(size)
     except TypeError:
-        raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'") from None
+        raise TypeError("argument should be integer or None, "
+                        f"not '{type(size).__name__}'") from None
 
 
 class AsyncTextIOWrapper:
     """Text I/O over an async binary buffer, with the built-in
     TextIOWrapper's arguments and behaviour."""
 
-    def __init__(self, buffer, encoding=None, errors=None, newline=None,
-                 line_buffering=False, write_through=False):
+    def __init__(self, buffer: BinaryBuffer, encoding: str | None = None,
+                 errors: str | None = None, newline: str | None = None,
+                 line_buffering: bool = False, write_through: bool = False) -> None:
         if newline is not None and not isinstance(newline, str):
             raise TypeError(f"illegal newline type: {type(newline).__name__}")
         if newline not in _NEWLINES:
@@ -70,21 +110,23 @@ class AsyncTextIOWrapper:
         elif not isinstance(errors, str):
             raise TypeError(f"errors must be str, not {type(errors).__name__}")
         self._codec = self._lookup(encoding)
-        self._guarded = issubclass(self._codec.incrementaldecoder,
-                                   _multibytecodec.MultibyteIncrementalDecoder)
-        self._buffer = buffer
+        self._guarded = _is_multibyte(self._codec)
+        self._buffer: BinaryBuffer | None = buffer
         self._encoding = encoding
         self._errors = errors
         self._set_newline(newline)
         self._line_buffering = bool(line_buffering)
         self._write_through = bool(write_through)
-        self.mode = getattr(buffer, "mode", None)
+        self.mode: str | None = getattr(buffer, "mode", None)
         self._telling = buffer._is_seekable()
-        self._decoder = self._encoder = self._scratch = None
-        self._fresh_flags = None
+        self._decoder: Decoder | None = None
+        self._encoder: codecs.IncrementalEncoder | None = None
+        self._scratch: Decoder | None = None
+        self._fresh_flags: int | None = None
         self._decoded = ""      # characters decoded since the restart point
         self._used = 0          # how many of them reads have returned
-        self._snapshot = None   # (decoder flags at the restart point, bytes fed since)
+        # (decoder flags at the restart point, bytes fed since)
+        self._snapshot: tuple[int, list[bytes]] | None = None
         if buffer.readable():
             self._decoder = self._make_decoder()
         if buffer._is_writable():
@@ -93,14 +135,14 @@ class AsyncTextIOWrapper:
                 self._encoder.setstate(0)   # no BOM in the middle of a file
 
     @staticmethod
-    def _lookup(encoding):
+    def _lookup(encoding: str) -> codecs.CodecInfo:
         codec = codecs.lookup(encoding)
         if not codec._is_text_encoding:
             raise LookupError(f"{encoding!r} is not a text encoding; "
                               "use codecs.open() to handle arbitrary codecs")
         return codec
 
-    def _set_newline(self, newline):
+    def _set_newline(self, newline: str | None) -> None:
         self._newline = newline
         self._universal = newline is None or newline == ""
         self._translate_in = newline is None
@@ -108,52 +150,71 @@ class AsyncTextIOWrapper:
         self._translate_out = newline not in ("", "\n") and (newline or os.linesep) != "\n"
         self._write_newline = newline or os.linesep
 
-    def _make_decoder(self):
+    def _make_decoder(self) -> Decoder:
         decoder = self._codec.incrementaldecoder(self._errors)
         if self._universal:
-            decoder = io.IncrementalNewlineDecoder(decoder, self._translate_in)
+            return io.IncrementalNewlineDecoder(decoder, self._translate_in)
         return decoder
+
 
     # -- attributes ----------------------------------------------------------
 
     @property
-    def buffer(self):
+    def buffer(self) -> BinaryBuffer:
         if self._buffer is None:
             raise ValueError("underlying buffer has been detached")
         return self._buffer
 
-    encoding = property(lambda self: self._encoding)
-    errors = property(lambda self: self._errors)
-    line_buffering = property(lambda self: self._line_buffering)
-    write_through = property(lambda self: self._write_through)
-    name = property(lambda self: self.buffer.name)
-    closed = property(lambda self: self.buffer.closed)
+    @property
+    def encoding(self) -> str:
+        return self._encoding
 
     @property
-    def newlines(self):
-        """The newlines met so far (universal newline modes), as io says."""
-        return getattr(self._decoder, "newlines", None)
+    def errors(self) -> str:
+        return self._errors
 
-    def fileno(self):
+    @property
+    def line_buffering(self) -> bool:
+        return self._line_buffering
+
+    @property
+    def write_through(self) -> bool:
+        return self._write_through
+
+    @property
+    def name(self) -> object:
+        return self.buffer.name
+
+    @property
+    def closed(self) -> bool:
+        return self.buffer.closed
+
+    @property
+    def newlines(self) -> str | tuple[str, ...] | None:
+        """The newlines met so far (universal newline modes), as io says."""
+        newlines: str | tuple[str, ...] | None = getattr(self._decoder, "newlines", None)
+        return newlines
+
+    def fileno(self) -> int:
         return self.buffer.fileno()
 
-    def _descriptor(self):
+    def _descriptor(self) -> int:
         return self.buffer._descriptor()
 
-    async def readable(self):
+    async def readable(self) -> bool:
         # A coroutine here (plain on binary files), as in aiofiles.
         return self.buffer.readable()
 
-    async def writable(self):
+    async def writable(self) -> bool:
         return self.buffer._is_writable()
 
-    async def seekable(self):
+    async def seekable(self) -> bool:
         return self.buffer._is_seekable()
 
-    async def isatty(self):
+    async def isatty(self) -> bool:
         return self.buffer._isatty()
 
-    def detach(self):
+    def detach(self) -> BinaryBuffer:
         """Returns the binary buffer and leaves this object unusable. Text
         is handed to the buffer as it is written, so nothing is lost and
         nothing needs awaiting (the buffer keeps its own unflushed bytes)."""
@@ -161,55 +222,58 @@ class AsyncTextIOWrapper:
         self._buffer = None
         return buffer
 
-    def _check_open(self):
+    def _check_open(self) -> None:
         if self.buffer.closed:
             raise ValueError("I/O operation on closed file.")
 
-    def _check_readable(self):
+    def _check_readable(self) -> Decoder:
         self._check_open()
         if self._decoder is None:
             raise io.UnsupportedOperation("not readable")
+        return self._decoder
 
-    def _check_writable(self):
+    def _check_writable(self) -> codecs.IncrementalEncoder:
         self._check_open()
         if self._encoder is None:
             raise io.UnsupportedOperation("not writable")
+        return self._encoder
 
-    def _check_seekable(self):
+    def _check_seekable(self) -> None:
         self._check_open()
         if not self._telling:
             raise io.UnsupportedOperation("underlying stream is not seekable")
 
     # -- reading ---------------------------------------------------------------
 
-    def _forget_reading(self):
+    def _forget_reading(self) -> None:
         self._decoded, self._used, self._snapshot = "", 0, None
 
-    async def _read_chunk(self):
+    async def _read_chunk(self) -> bool:
         """Decodes the next chunk of the buffer; False at the end of the file."""
+        decoder = self._check_readable()
         if self._used == len(self._decoded):
             # Everything decoded has been read: here is a new restart point.
             self._decoded, self._used = "", 0
             if self._telling:
-                pending, flags = self._decoder.getstate()
+                pending, flags = decoder.getstate()
                 self._snapshot = (self._seen(flags), [pending] if pending else [])
-        data = await self._buffer.read1(CHUNK_SIZE)
-        self._decoded += self._decoder.decode(data, final=not data)
+        data = await self.buffer.read1(CHUNK_SIZE)
+        self._decoded += decoder.decode(data, final=not data)
         if data and self._snapshot is not None:
             self._snapshot[1].append(data)
         return bool(data)
 
-    def _take(self, end):
+    def _take(self, end: int) -> str:
         text = self._decoded[self._used:end]
         self._used = end
         return text
 
-    async def read(self, size=-1):
-        self._check_readable()
+    async def read(self, size: SupportsIndex | None = -1) -> str:
+        decoder = self._check_readable()
         size = _size(size)
         if size < 0:
             rest = self._take(len(self._decoded))
-            text = rest + self._decoder.decode(await self._buffer.read(), final=True)
+            text = rest + decoder.decode(await self.buffer.read(), final=True)
             self._forget_reading()
             return text
         while len(self._decoded) - self._used < size:
@@ -217,7 +281,7 @@ class AsyncTextIOWrapper:
                 break
         return self._take(min(self._used + size, len(self._decoded)))
 
-    def _line_end(self, text, start):
+    def _line_end(self, text: str, start: int) -> int:
         """The index just past the first line ending in text[start:], or -1."""
         if not self._universal or self._translate_in:
             found = text.find(self._terminator, start)
@@ -230,10 +294,11 @@ class AsyncTextIOWrapper:
             return cr + 2 if text.startswith("\n", cr + 1) else cr + 1
         return -1 if lf < 0 else lf + 1
 
-    async def readline(self, size=-1):
+    async def readline(self, size: SupportsIndex | None = -1) -> str:
         self._check_readable()
         size = _size(size)
-        parts, total, at_end = [], 0, False
+        parts: list[str] = []
+        total, at_end = 0, False
         while True:
             text, start = self._decoded, self._used
             stop = len(text) if size < 0 else min(len(text), start + size - total)
@@ -254,9 +319,10 @@ class AsyncTextIOWrapper:
             at_end = not await self._read_chunk()
         return "".join(parts)
 
-    async def readlines(self, hint=-1):
+    async def readlines(self, hint: SupportsIndex | None = -1) -> list[str]:
         hint = _size(hint)
-        lines, total = [], 0
+        lines: list[str] = []
+        total = 0
         while line := await self.readline():
             lines.append(line)
             total += len(line)
@@ -264,11 +330,11 @@ class AsyncTextIOWrapper:
                 break
         return lines
 
-    def __aiter__(self):
+    def __aiter__(self) -> Self:
         self._check_open()
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> str:
         line = await self.readline()
         if not line:
             raise StopAsyncIteration
@@ -276,8 +342,8 @@ class AsyncTextIOWrapper:
 
     # -- writing -------------------------------------------------------------
 
-    async def write(self, text):
-        self._check_writable()
+    async def write(self, text: str) -> int:
+        encoder = self._check_writable()
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         length = len(text)
@@ -286,28 +352,28 @@ class AsyncTextIOWrapper:
             text = text.replace("\n", self._write_newline)
         if self._decoded or self._snapshot is not None:
             await self._move_to_reading_point()
-        data = self._encoder.encode(text)
-        await self._buffer.write(data)
+        data = encoder.encode(text)
+        await self.buffer.write(data)
         if self._line_buffering and (has_lf or "\r" in text):
-            await self._buffer.flush()
+            await self.buffer.flush()
         if self._decoder is not None:
             self._decoder.reset()
         return length
 
-    async def writelines(self, lines):
+    async def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             await self.write(line)
 
-    async def _move_to_reading_point(self):
+    async def _move_to_reading_point(self) -> None:
         """Puts the buffer where reading stands, past what was read ahead."""
         if not self._telling:
             self._forget_reading()
             return
         position, _, skip = await self._reading_point()
-        if skip:
+        if skip and self._snapshot is not None:     # skip > 0 comes from a snapshot
             flags, chunks = self._snapshot
             data = b"".join(chunks)
-            start = (await self._buffer.tell()) - len(data)
+            start = (await self.buffer.tell()) - len(data)
             end = textpos.final_offset(self._scratch_decoder(), flags, data,
                                        self._used, position - start)
             if end is None:
@@ -316,24 +382,24 @@ class AsyncTextIOWrapper:
                     f"{self._encoding} decoding step; seek() to a line start first")
             position = start + end
         self._forget_reading()
-        await self._buffer.seek(position)
+        await self.buffer.seek(position)
         self._position_encoder(position)
 
     # -- positions ------------------------------------------------------------
 
-    def _scratch_decoder(self):
+    def _scratch_decoder(self) -> Decoder:
         if self._scratch is None:
             self._scratch = self._make_decoder()
         return self._scratch
 
-    def _seen(self, flags):
+    def _seen(self, flags: int) -> int:
         if self._guarded:
             states = _SEEN_STATES[self._codec.name]
             if len(states) < 4096:
                 states.add(flags >> 1 if self._universal else flags)
         return flags
 
-    def _safe_flags(self, flags):
+    def _safe_flags(self, flags: int) -> int:
         """flags, or ValueError where a CJK decoder never produced them; a
         plain byte position (flags 0) there means the codec's start state."""
         if not self._guarded:
@@ -346,15 +412,15 @@ class AsyncTextIOWrapper:
                              f"from tell() on a {self._codec.name} file")
         return self._start_flags() | flags
 
-    def _start_flags(self):
+    def _start_flags(self) -> int:
         if self._fresh_flags is None:
             self._fresh_flags = self._seen(self._make_decoder().getstate()[1])
         return self._fresh_flags
 
-    async def _reading_point(self):
+    async def _reading_point(self) -> tuple[int, int, int]:
         """(byte position, decoder flags, characters to skip) of where
         reading stands."""
-        position = await self._buffer.tell()
+        position = await self.buffer.tell()
         if self._decoder is None:
             return position, 0, 0
         if self._snapshot is None:
@@ -377,17 +443,17 @@ class AsyncTextIOWrapper:
             len(data) / max(1, len(self._decoded)))
         return start + offset, self._seen(flags), skip
 
-    async def tell(self):
+    async def tell(self) -> int:
         """An opaque cookie for seek(); the byte position wherever the
         decoder is in its plain state (see aiouring.textpos)."""
         self._check_seekable()
-        await self._buffer.flush()      # as the built-in: what was written is out
+        await self.buffer.flush()      # as the built-in: what was written is out
         position, flags, skip = await self._reading_point()
         if self._decoder is None:
             return position
         return textpos.pack(position, flags, skip, self._start_flags())
 
-    async def seek(self, cookie, whence=os.SEEK_SET):
+    async def seek(self, cookie: SupportsIndex, whence: int = os.SEEK_SET) -> int:
         self._check_seekable()
         cookie = operator.index(cookie)
         if whence == os.SEEK_CUR:
@@ -398,7 +464,7 @@ class AsyncTextIOWrapper:
             if cookie != 0:
                 raise io.UnsupportedOperation("can't do nonzero end-relative seeks")
             await self.flush()
-            position = await self._buffer.seek(0, os.SEEK_END)
+            position = await self.buffer.seek(0, os.SEEK_END)
             self._forget_reading()
             if self._decoder is not None:
                 self._decoder.reset()
@@ -410,7 +476,7 @@ class AsyncTextIOWrapper:
             raise ValueError(f"negative seek position {cookie}")
         await self.flush()
         position, flags, skip, restart = textpos.unpack(cookie, self._start_flags())
-        await self._buffer.seek(position)
+        await self.buffer.seek(position)
         self._forget_reading()
         self._position_encoder(cookie)
         if self._decoder is None:
@@ -427,7 +493,7 @@ class AsyncTextIOWrapper:
             self._used = skip
         return cookie
 
-    def _position_encoder(self, where):
+    def _position_encoder(self, where: int) -> None:
         if self._encoder is None:
             return
         if where:
@@ -435,7 +501,7 @@ class AsyncTextIOWrapper:
         else:
             self._encoder.reset()
 
-    async def truncate(self, pos=None):
+    async def truncate(self, pos: int | None = None) -> int:
         await self.flush()
         if pos is None:
             pos = await self.tell()
@@ -443,10 +509,10 @@ class AsyncTextIOWrapper:
 
     # -- the rest ----------------------------------------------------------------
 
-    async def flush(self):
+    async def flush(self) -> None:
         await self.buffer.flush()
 
-    async def close(self):
+    async def close(self) -> None:
         buffer = self.buffer
         if buffer.closed:
             return
@@ -455,14 +521,16 @@ class AsyncTextIOWrapper:
         finally:
             await buffer.close()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def reconfigure(self, *, encoding=None, errors=None, newline=Ellipsis,
-                          line_buffering=None, write_through=None):
+    async def reconfigure(self, *, encoding: str | None = None, errors: str | None = None,
+                          newline: str | None | EllipsisType = Ellipsis,
+                          line_buffering: bool | None = None,
+                          write_through: bool | None = None) -> None:
         """As TextIOWrapper.reconfigure(); the encoding and newline can only
         change before the first read."""
         if (self._decoded or self._snapshot is not None) and (
@@ -476,8 +544,7 @@ class AsyncTextIOWrapper:
         if encoding is not None:
             encoding = _resolve_encoding(encoding)
             self._codec = self._lookup(encoding)
-            self._guarded = issubclass(self._codec.incrementaldecoder,
-                                       _multibytecodec.MultibyteIncrementalDecoder)
+            self._guarded = _is_multibyte(self._codec)
             self._encoding = encoding
             self._errors = "strict" if errors is None else errors
         elif errors is not None:
@@ -494,9 +561,9 @@ class AsyncTextIOWrapper:
                 self._decoder = self._make_decoder()
             if self._encoder is not None:
                 self._encoder = self._codec.incrementalencoder(self._errors)
-                self._position_encoder(self._telling and self._buffer._tell())
+                self._position_encoder(self._telling and self.buffer._tell())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         try:
             name = f" name={self.name!r}"
         except (AttributeError, ValueError):

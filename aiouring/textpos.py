@@ -15,12 +15,19 @@ freshly made decoder (e.g. UTF-16 still looking for its BOM) and 0 trade
 places, so the start of a file is cookie 0.
 """
 
-__all__ = ["pack", "unpack", "locate", "final_offset"]
+import codecs
+import io
+
+__all__ = ["pack", "unpack", "locate", "final_offset", "Decoder"]
+
+# A text file's incremental decoder: the codec's own, or it wrapped for
+# universal newlines.
+Decoder = codecs.IncrementalDecoder | io.IncrementalNewlineDecoder
 
 _FIELD = 1 << 64
 
 
-def pack(position, flags, skip, fresh_flags):
+def pack(position: int, flags: int, skip: int, fresh_flags: int) -> int:
     """The cookie of (position, decoder flags, characters to skip)."""
     if position == 0:
         flags = _swap_at_start(flags, fresh_flags)
@@ -30,7 +37,7 @@ def pack(position, flags, skip, fresh_flags):
     return position | flags << 64 | skip << 128
 
 
-def unpack(cookie, fresh_flags):
+def unpack(cookie: int, fresh_flags: int) -> tuple[int, int, int, bool]:
     """(position, decoder flags, characters to skip, restart) of a cookie;
     restart is True where the decoder should start afresh (the start of the
     file in its fresh state)."""
@@ -44,7 +51,7 @@ def unpack(cookie, fresh_flags):
     return position, flags, skip, restart
 
 
-def _swap_at_start(flags, fresh_flags):
+def _swap_at_start(flags: int, fresh_flags: int) -> int:
     if flags == fresh_flags:
         return 0
     if flags == 0:
@@ -52,17 +59,18 @@ def _swap_at_start(flags, fresh_flags):
     return flags
 
 
-def _zigzag(n):
+def _zigzag(n: int) -> int:
     # Decoder flags are small non-negative ints for every codec we know;
     # this keeps a negative one representable all the same.
     return n << 1 if n >= 0 else ((-n) << 1) - 1
 
 
-def _unzigzag(n):
+def _unzigzag(n: int) -> int:
     return n >> 1 if not n & 1 else -((n + 1) >> 1)
 
 
-def locate(decoder, flags, data, wanted, ratio):
+def locate(decoder: Decoder, flags: int, data: bytes, wanted: int,
+           ratio: float) -> tuple[int, int, int]:
     """Where, in data (decoded from state (b'', flags)), the first `wanted`
     characters end: (offset, flags there, characters still to skip). The
     offset is the last point at or before that boundary where the decoder
@@ -92,7 +100,8 @@ def locate(decoder, flags, data, wanted, ratio):
     return best
 
 
-def final_offset(decoder, flags, data, wanted, start):
+def final_offset(decoder: Decoder, flags: int, data: bytes, wanted: int,
+                 start: int) -> int | None:
     """The smallest offset from `start` at which data, decoded to the end
     (final=True) from state (b'', flags), gives exactly `wanted` characters;
     None if there is none nearby. Used to put a write where reading stands

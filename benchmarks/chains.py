@@ -183,7 +183,7 @@ async def main(reps, mode):
     features = aiouring.features()
     kernel = features["bpf_loop"]
     await bpf.nop_chain(1, path="kernel" if kernel else "loop-side")  # start the program ring
-    print(f"kernel path: " + ("available" if kernel else
+    print("kernel path: " + ("available" if kernel else
                               f"unavailable ({features.get('bpf_loop_reason')})"))
     if mode in ("idle", "both"):
         await idle(reps, kernel)

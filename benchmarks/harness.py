@@ -263,12 +263,12 @@ def machine_info(status):
     cpu_model = None
     try:
         with open("/proc/cpuinfo") as f:
-            cpu_model = next((l.split(":", 1)[1].strip() for l in f
-                              if l.startswith("model name")), None)
+            cpu_model = next((line.split(":", 1)[1].strip() for line in f
+                              if line.startswith("model name")), None)
     except OSError:
         pass
     return {
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "time": datetime.datetime.now(datetime.UTC).isoformat(),
         "hostname": platform.node(),
         "kernel": platform.release(),
         "kernel_version": platform.version(),
@@ -286,7 +286,7 @@ def machine_info(status):
         "io_uring": io_uring_facts(),
         "liburing": cmd("pkg-config", "--modversion", "liburing"),
         "openssl": __import__("ssl").OPENSSL_VERSION,
-        "wrk": (cmd("wrk", "-v") or "").splitlines()[0] or None,
+        "wrk": next(iter((cmd("wrk", "-v") or "").splitlines()), None),
         "git_commit": cmd("git", "rev-parse", "--verify", "-q", "HEAD"),
     }
 
@@ -471,7 +471,8 @@ def run(args):
             samples.append(sample)
             key, label = mod.METRICS[0]
             got = sample["metrics"].get(key)
-            describe = getattr(mod, "describe", lambda m: f"{label} {fmt(m[key])}")
+            describe = getattr(mod, "describe",
+                               lambda m: f"{label} {fmt(m[key])}")  # noqa: B023 (used at once)
             log(f"[{rep + 1}/{args.runs}] {name:<10} {lp:<9} "
                 + (describe(sample["metrics"]) if got is not None
                    else f"skipped: {sample['skipped']}" if sample["skipped"]

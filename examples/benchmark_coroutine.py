@@ -10,29 +10,34 @@ when it is installed). Running this file does the same.
 import asyncio
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
+
+from aiouring.benchmarking.fixture import AsyncBenchmarkFixture
 
 pytestmark = pytest.mark.asyncio        # also in pytest-asyncio's strict mode
 
 LINE = b"ping\n"
 
 
-async def echo(reader, writer):
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     while line := await reader.readline():
         writer.write(line)
     writer.close()
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def server_port():
+async def server_port() -> AsyncIterator[int]:
     server = await asyncio.start_server(echo, "127.0.0.1", 0)
     async with server:
         yield server.sockets[0].getsockname()[1]
 
 
-async def round_trips(reader, writer, count):
+async def round_trips(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      count: int) -> int:
     """The code under test: `count` request/response round trips."""
     for _ in range(count):
         writer.write(LINE)
@@ -41,20 +46,24 @@ async def round_trips(reader, writer, count):
 
 
 @pytest.mark.benchmark(max_time=0.2)    # a quick look; the default is 1 s per loop
-async def test_round_trips(abenchmark, server_port):
+async def test_round_trips(abenchmark: AsyncBenchmarkFixture, server_port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server_port)
     assert await abenchmark(round_trips, reader, writer, 10) == 10
     writer.close()
     await writer.wait_closed()
 
 
-async def test_first_reply_on_a_new_connection(abenchmark, server_port):
+async def test_first_reply_on_a_new_connection(abenchmark: AsyncBenchmarkFixture,
+                                               server_port: int) -> None:
     """Set-up and tear-down around each round, untimed: a fresh connection."""
-    async def connect():
+    Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter, int]
+
+    async def connect() -> tuple[Connection, dict[str, Any]]:
         reader, writer = await asyncio.open_connection("127.0.0.1", server_port)
         return (reader, writer, 1), {}
 
-    async def disconnect(reader, writer, count):
+    async def disconnect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         count: int) -> None:
         writer.close()
         await writer.wait_closed()
 

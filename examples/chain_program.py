@@ -7,7 +7,7 @@ import aiouring
 import aiouring.bpf as bpf
 
 
-async def main():
+async def main() -> None:
     directory = tempfile.mkdtemp()
     src, dst = os.path.join(directory, "src"), os.path.join(directory, "dst")
     with open(src, "wb") as f:

@@ -4,7 +4,7 @@ import asyncio
 import aiouring
 
 
-async def main():
+async def main() -> None:
     loop = asyncio.get_running_loop()
     await asyncio.sleep(0.01)
     result = await loop.run_in_executor(None, sum, range(10))

@@ -5,7 +5,7 @@ import asyncio
 import aiouring
 
 
-async def echo(reader, writer):
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     while data := await reader.read(65536):
         writer.write(data)
         await writer.drain()
@@ -13,7 +13,7 @@ async def echo(reader, writer):
     await writer.wait_closed()
 
 
-async def main():
+async def main() -> None:
     async with await asyncio.start_server(echo, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -6,7 +6,7 @@ import tempfile
 import aiouring
 
 
-async def main():
+async def main() -> None:
     path = os.path.join(tempfile.mkdtemp(), "notes.txt")
     async with aiouring.open(path, "w", encoding="utf-8") as f:
         await f.write("first line\nsecond line\n")

@@ -4,7 +4,7 @@ import aiouring
 from aiouring import ops
 
 
-async def main():
+async def main() -> None:
     opened = ops.openat(__file__, direct=True)     # into the ring's file table
     buf = ops.buffer(64)
     results = await aiouring.chain(opened, ops.read(opened, buf), ops.close(opened))

@@ -3,7 +3,7 @@
 """aiouring's native core: the io_uring driver, the event loop that owns it,
 and the components that issue requests on it (see loop.pxd)."""
 
-from libc.errno cimport (EIO, ELOOP, EINVAL, ENOSYS, EPERM, ENOMEM, EBUSY, EAGAIN, EINTR,
+from libc.errno cimport (EIO, ELOOP, EINVAL, ENOSYS, ENOMEM, EBUSY, EAGAIN, EINTR,
                          ETIME, EEXIST, EBADF, EPIPE, ENAMETOOLONG, EAFNOSUPPORT, EOPNOTSUPP)
 from libc.string cimport memset, memcpy, strerror
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Realloc, PyMem_Free
@@ -15,7 +15,7 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals
 
-from asyncio import Future, CancelledError, InvalidStateError, shield
+from asyncio import Future, CancelledError, shield
 from asyncio.log import logger
 from os import strerror as os_strerror
 from warnings import warn

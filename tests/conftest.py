@@ -2,8 +2,9 @@
 
 Sync tests take the parametrized `loop` fixture; async tests are run by
 pytest-asyncio once per loop, through aiouring's own pytest plugin
-(`aiouring_loops = asyncio,aiouring` in setup.cfg), and take `aloop`. Both fail on any unexpected call of the loop's exception
-handler; the loop is closed and garbage collected afterwards.
+(`aiouring_loops = asyncio,aiouring` in setup.cfg), and take `aloop`. Both
+fail on any unexpected call of the loop's exception handler; the loop is
+closed and garbage collected afterwards.
 
 A test of a known aiouring defect carries `@pytest.mark.aiouring_defect("name:
 cause")`: its aiouring run is a strict xfail (the suite stays green, and the

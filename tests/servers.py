@@ -85,7 +85,8 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             self._collect()
-            raise AssertionError(f"server still running after {timeout}s:\n{self.output}")
+            raise AssertionError(
+                f"server still running after {timeout}s:\n{self.output}") from None
         self._collect()
         return self.proc.returncode
 

@@ -188,7 +188,7 @@ def test_one_enter_per_iteration_submits_many_operations():
         before = loop._ring_stats()["enters"]
         receives = [loop.create_task(loop.sock_recv(b, 10)) for a, b in pairs]
         await asyncio.sleep(0)
-        for a, b in pairs:
+        for a, _ in pairs:
             a.send(b"x")
         results = await asyncio.gather(*receives)
         enters = loop._ring_stats()["enters"] - before

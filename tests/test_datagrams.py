@@ -75,7 +75,7 @@ async def test_udp_error_received(aloop):
             transport.sendto(b"anyone?")
             try:
                 exc = await asyncio.wait_for(proto.errors.get(), 0.2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     assert isinstance(exc, ConnectionRefusedError)
     assert not transport.is_closing()

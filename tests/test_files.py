@@ -5,10 +5,7 @@ test bodies (the on_loop fixture). Text files: test_text_files.py; shared
 positions: test_shared_positions.py."""
 
 import asyncio
-import errno
-import io
 import os
-import resource
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -94,7 +91,8 @@ def test_binary_reads_match_builtin_open(on_loop, tmp_path, data, steps, bufferi
         with open(path, "rb", buffering=buffering) as expected:
             async with aiouring.open(path, "rb", buffering=buffering) as got:
                 for op, arg in steps:
-                    assert await apply_async(got, op, arg) == apply_sync(expected, op, arg), (op, arg)
+                    assert (await apply_async(got, op, arg)
+                            == apply_sync(expected, op, arg)), (op, arg)
                 assert await got.tell() == expected.tell()
     on_loop(main())
 
@@ -111,7 +109,8 @@ write_ops = st.one_of(
 
 @SETTINGS
 @example(initial=b"\x00", mode="a+b", steps=[("seek", (0, 0)), ("write", b"")], buffering=0)
-@given(initial=st.binary(max_size=5000), mode=st.sampled_from(["r+b", "w+b", "a+b", "wb", "ab", "xb"]),
+@given(initial=st.binary(max_size=5000),
+       mode=st.sampled_from(["r+b", "w+b", "a+b", "wb", "ab", "xb"]),
        steps=st.lists(write_ops, max_size=12), buffering=st.sampled_from([-1, 0, 100]))
 def test_writes_match_builtin_open(on_loop, tmp_path, initial, mode, steps, buffering):
     a, b = tmp_path / "a", tmp_path / "b"

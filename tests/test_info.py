@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "aiouring", *args], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_help_names_the_info_command_and_its_options():

@@ -108,7 +108,8 @@ def test_a_suite_runs_to_the_end_on_the_chosen_loop(tiny_runs, loop):
     assert tests["test_explicit_selector_loop"]["loops_created"] == {SELECTOR: 1}
     assert tests["test_no_loop"]["loops_run"] == {}
     if loop == "aiouring":
-        assert "assert 'aiouring.loop' != 'aiouring.loop'" in tests["test_fails_on_aiouring"]["summary"]
+        summary = tests["test_fails_on_aiouring"]["summary"]
+        assert "assert 'aiouring.loop' != 'aiouring.loop'" in summary
     assert "Timeout" in tests["test_waits_forever_on_the_loop"]["summary"]
     assert "killed by SIGKILL" in tests["test_kills_its_process"]["summary"]
     # The hang and the crash each cost one restart.

@@ -229,7 +229,7 @@ class SocketModel(RuleBasedStateMachine):
                                           if not c.reading]))
         try:
             got = self.run(asyncio.wait_for(self.loop.sock_recv(conn.ours, 0), 1))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             got = "no answer within 1 s"
         assert got == b"", f"sock_recv(sock, 0) gave {got!r}"
 

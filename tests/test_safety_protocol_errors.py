@@ -9,7 +9,6 @@ import socket
 
 import pytest
 
-import aiouring
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -82,7 +82,7 @@ def test_text_reads_match_builtin_open(on_loop, tmp_path, text, encoding, newlin
 
     async def main():
         saved = []      # (built-in cookie, aiouring cookie)
-        with open(path, "r", encoding=encoding, errors=errors, newline=newline) as expected:
+        with open(path, encoding=encoding, errors=errors, newline=newline) as expected:
             async with aiouring.open(path, "r", encoding=encoding, errors=errors,
                                      newline=newline) as got:
                 for op, arg in steps:
@@ -222,7 +222,7 @@ def test_tell_answers_during_iteration(on_loop, tmp_path):
     async def main():
         async with aiouring.open(path, encoding="utf-8") as f:
             cookies = []
-            async for line in f:
+            async for _ in f:
                 cookies.append(await f.tell())
             assert len(cookies) == len(lines)
             assert cookies[-1] == path.stat().st_size     # plain byte positions

@@ -37,7 +37,7 @@ MISBEHAVING = (PROGRAMS_DIR / "misbehaving.c").read_text()
 def cli(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "aiouring.bpf", *args], cwd=cwd,
                           env={**os.environ, "PYTHONPATH": ROOT, **(env or {})},
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,8 @@ def test_bundle_holds_both_builds_and_a_manifest(bundle):
         image = (bundle / "dispatcher.bpf.o").read_bytes()
         assert image[:4] == b"\x7fELF" and b".struct_ops" in image
         assert b"sum_reads_step" in image          # debug info names the user code
-        assert manifest["bpf"] == "dispatcher.bpf.o" and "-target bpf" in manifest["commands"]["bpf"]
+        assert manifest["bpf"] == "dispatcher.bpf.o"
+        assert "-target bpf" in manifest["commands"]["bpf"]
 
 
 def test_register_adds_programs_after_the_builtins(bundle):

@@ -1047,7 +1047,7 @@ def load_known(path):
     if not path or not os.path.exists(path):
         return known
     with open(path, encoding='utf-8') as f:
-        for lineno, raw in enumerate(f, 1):
+        for raw in f:
             line = raw.strip()
             if not line or line.startswith('#'):
                 continue

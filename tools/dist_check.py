@@ -111,7 +111,8 @@ def fresh_venv(path):
 
 
 def site_packages(python):
-    return subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return subprocess.run([python, "-c", code],
                           stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
 
 
@@ -172,7 +173,8 @@ def step_sdist(state):
     version = source_version()
     expected = f"aiouring_loop-{version}"
     if os.path.basename(state["sdist"]) != f"{expected}.tar.gz":
-        raise CheckFailed(f"sdist named {os.path.basename(state['sdist'])}, expected {expected}.tar.gz")
+        raise CheckFailed(f"sdist named {os.path.basename(state['sdist'])}, "
+                          f"expected {expected}.tar.gz")
 
     with tarfile.open(state["sdist"]) as tar:
         members = [m.name.split("/", 1)[1] for m in tar.getmembers()
@@ -196,7 +198,8 @@ def step_sdist(state):
         if metadata.get(field) != value:
             raise CheckFailed(f"PKG-INFO {field}: {metadata.get(field)!r}, expected {value!r}")
     if "MIT" not in metadata.get("License-Expression", ""):
-        raise CheckFailed(f"PKG-INFO has no MIT License-Expression: {metadata.get('License-Expression')!r}")
+        raise CheckFailed("PKG-INFO has no MIT License-Expression: "
+                          f"{metadata.get('License-Expression')!r}")
     log(f"sdist ok: {len(members)} files, every tracked file of {', '.join(SDIST_TREES)}; "
         f"wheel built from it: {os.path.basename(state['wheel'])}")
 
@@ -209,13 +212,15 @@ def wheel_files(path):
 def step_wheel(state):
     names = wheel_files(state["wheel"])
     for wanted in ["aiouring/_build_info.py", "aiouring/bpf/chain.h",
-                   "aiouring/bpf/source/dispatcher.bpf.c", "aiouring/bpf/source/programs/builtin.h"]:
+                   "aiouring/bpf/source/dispatcher.bpf.c", "aiouring/bpf/source/programs/builtin.h",
+                   "aiouring/py.typed", "aiouring/_ring.pyi"]:
         if wanted not in names:
             raise CheckFailed(f"the wheel lacks {wanted}")
     if not any(re.match(r"aiouring/_ring\..*\.so$", n) for n in names):
         raise CheckFailed("the wheel has no aiouring/_ring extension")
     licences = [n for n in names if "/licenses/" in n]
-    if not any(n.endswith("/LICENSE") for n in licences) or not any("GPL-2.0" in n for n in licences):
+    if (not any(n.endswith("/LICENSE") for n in licences)
+            or not any("GPL-2.0" in n for n in licences)):
         raise CheckFailed(f"the wheel's metadata lacks LICENSE or the GPL-2.0 text: {licences}")
     python = fresh_venv(os.path.join(state["workdir"], "venv-wheel"))
     run([python, "-m", "pip", "install", "-q", "--no-deps", state["wheel"]])
@@ -245,7 +250,8 @@ def step_repair(state):
     text = " ".join(shown.stdout.split())
     if f'consistent with the following platform tag: "{tag[:-4]}"' not in text:
         raise CheckFailed(f"auditwheel show does not find the repaired wheel consistent with {tag}")
-    provided = text.partition("system-provided shared libraries:")[2].partition("This constrains")[0]
+    provided = (text.partition("system-provided shared libraries:")[2]
+                .partition("This constrains")[0])
     carried = {os.path.basename(n) for n in wheel_files(repaired)}
     allowed = set(re.findall(r"(lib[\w+.-]+?\.so(?:\.\d+)*) with versions", provided)) - carried
     if "liburing" in " ".join(wheel_files(repaired)):
@@ -264,7 +270,8 @@ def step_repair(state):
         if "not found" in target or not os.path.realpath(path).startswith(os.path.realpath(site)):
             outside.append(line.strip())
     if outside:
-        raise CheckFailed(f"the installed extension still loads libraries from outside the wheel: {outside}")
+        raise CheckFailed("the installed extension still loads libraries from outside "
+                          f"the wheel: {outside}")
     log(f"{os.path.basename(repaired)}: every library the extension loads is the wheel's "
         f"own or one its policy leaves to the system ({', '.join(sorted(allowed))})")
     hide = []
@@ -317,7 +324,8 @@ def main(argv=None):
     parser.add_argument("--only", help=f"comma-separated steps of {','.join(STEPS)} "
                         "(sdist is always run first: the others use its output)")
     args = parser.parse_args(argv)
-    chosen = STEPS if not args.only else ["sdist", *[s for s in args.only.split(",") if s != "sdist"]]
+    chosen = STEPS if not args.only else [
+        "sdist", *[s for s in args.only.split(",") if s != "sdist"]]
     unknown = [s for s in chosen if s not in STEPS]
     if unknown:
         parser.error(f"unknown step(s) {unknown}; steps: {', '.join(STEPS)}")

@@ -33,8 +33,8 @@ def check(condition, what):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    return subprocess.run([sys.executable, *args], capture_output=True,
+                          text=True)
 
 
 async def echo_and_file(workdir):

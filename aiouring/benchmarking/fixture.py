@@ -10,8 +10,16 @@ statistics). Used once per test, like pytest-benchmark's `benchmark`; a call
 that raises marks the benchmark as failed and re-raises, so the test fails.
 """
 
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar, overload
+
 from ..pytest_plugin import LOOP_FACTORIES, loop_name
-from .measure import Measurement, check_pedantic
+from .measure import Measurement, Samples, Settings, check_pedantic
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 class AsyncBenchmarkFixture:
@@ -20,8 +28,10 @@ class AsyncBenchmarkFixture:
 
     cprofile_stats = None
 
-    def __init__(self, *, name, fullname, benchmark, loop, group, param, params,
-                 settings, record, claim=None, disabled=False):
+    def __init__(self, *, name: str, fullname: str, benchmark: str, loop: str | None,
+                 group: str, param: str | None, params: dict[str, Any], settings: Settings,
+                 record: Callable[[AsyncBenchmarkFixture, Samples], Any],
+                 claim: Callable[[str], None] | None = None, disabled: bool = False) -> None:
         self.name = name
         self.fullname = fullname
         self.benchmark = benchmark  # the test's id without its loop
@@ -30,16 +40,22 @@ class AsyncBenchmarkFixture:
         self.param = param
         self.params = params
         self.settings = settings
-        self.extra_info = {}
+        self.extra_info: dict[str, Any] = {}
         self.has_error = False
         self.disabled = disabled
-        self.samples = None
-        self.stats = None
+        self.samples: Samples | None = None
+        self.stats: Any = None      # summary.Summary, or pytest-benchmark's Stats
         self._record = record
         self._claim = claim
-        self._used_as = None
+        self._used_as: str | None = None
 
-    async def __call__(self, function, *args, **kwargs):
+    @overload
+    async def __call__(self, function: Callable[_P, Awaitable[_T]], *args: _P.args,
+                       **kwargs: _P.kwargs) -> _T: ...
+    @overload
+    async def __call__(self, function: Callable[_P, _T], *args: _P.args,
+                       **kwargs: _P.kwargs) -> _T: ...
+    async def __call__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Time `await function(*args, **kwargs)` (or a plain call) on the
         running loop; return what the last call returned."""
         measurement = self._begin("abenchmark(...)", function, args, kwargs)
@@ -49,8 +65,23 @@ class AsyncBenchmarkFixture:
         self._finish(samples)
         return samples.result
 
-    async def pedantic(self, target, args=(), kwargs=None, setup=None, teardown=None,
-                       rounds=1, warmup_rounds=0, iterations=1):
+    @overload
+    async def pedantic(self, target: Callable[..., Awaitable[_T]], args: Iterable[Any] = (),
+                       kwargs: Mapping[str, Any] | None = None,
+                       setup: Callable[[], Any] | None = None,
+                       teardown: Callable[..., Any] | None = None, rounds: int = 1,
+                       warmup_rounds: int = 0, iterations: int = 1) -> _T: ...
+    @overload
+    async def pedantic(self, target: Callable[..., _T], args: Iterable[Any] = (),
+                       kwargs: Mapping[str, Any] | None = None,
+                       setup: Callable[[], Any] | None = None,
+                       teardown: Callable[..., Any] | None = None, rounds: int = 1,
+                       warmup_rounds: int = 0, iterations: int = 1) -> _T: ...
+    async def pedantic(self, target: Callable[..., Any], args: Iterable[Any] = (),
+                       kwargs: Mapping[str, Any] | None = None,
+                       setup: Callable[[], Any] | None = None,
+                       teardown: Callable[..., Any] | None = None, rounds: int = 1,
+                       warmup_rounds: int = 0, iterations: int = 1) -> Any:
         """Exactly `rounds` timed rounds of `iterations` calls (after
         `warmup_rounds` untimed ones), `setup()` before and
         `teardown(*args, **kwargs)` after each, untimed; `setup` may return
@@ -66,7 +97,8 @@ class AsyncBenchmarkFixture:
             self._finish(samples)
         return samples.result
 
-    def _begin(self, mode, function, args, kwargs):
+    def _begin(self, mode: str, function: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> Measurement:
         if self._used_as:
             self.has_error = True
             raise RuntimeError(f"abenchmark measures once per test; it was already "
@@ -80,14 +112,14 @@ class AsyncBenchmarkFixture:
             self.has_error = True
             raise
 
-    async def _guard(self, awaitable):
+    async def _guard(self, awaitable: Awaitable[_T]) -> _T:
         try:
             return await awaitable
         except BaseException:
             self.has_error = True
             raise
 
-    def _finish(self, samples):
+    def _finish(self, samples: Samples) -> None:
         measured_on = loop_name(samples.loop)
         if self.loop in LOOP_FACTORIES and measured_on != self.loop:
             self.has_error = True

@@ -21,7 +21,8 @@ import math
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Self
 
 # How long the timer's resolution and overhead may take to measure.
 TIMER_PROBE_SECONDS = 0.25
@@ -46,7 +47,7 @@ class Settings:
     precision: float | None = None      # stop once the mean is this precise
     confidence: float = 0.99
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not callable(self.timer):
             raise TypeError(f"timer must be callable, not {self.timer!r}")
         if not isinstance(self.min_rounds, int) or self.min_rounds < 1:
@@ -60,7 +61,7 @@ class Settings:
             raise ValueError("confidence must be between 0 and 1")
 
     @classmethod
-    def from_options(cls, options):
+    def from_options(cls, options: Mapping[str, Any]) -> Self:
         """Settings from a dict of option names (unknown names are ignored;
         pytest-benchmark wraps its timer in an object with a `target`)."""
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -78,7 +79,7 @@ class Settings:
 @dataclasses.dataclass
 class Samples:
     """What a measurement found."""
-    durations: list          # seconds per iteration, one per round, overhead subtracted
+    durations: list[float]   # seconds per iteration, one per round, overhead subtracted
     iterations: int          # calls per round
     timer_overhead: float    # seconds per round, subtracted from each round
     call_overhead: float     # seconds per iteration of an empty call, reported only
@@ -87,10 +88,10 @@ class Samples:
     result: Any              # what the last call returned
 
 
-_timer_facts = {}
+_timer_facts: dict[Callable[[], float], tuple[float, float]] = {}
 
 
-def timer_facts(timer):
+def timer_facts(timer: Callable[[], float]) -> tuple[float, float]:
     """(resolution, overhead) of a timer, in its own units: the smallest
     step it was seen to take, and the least time between two reads."""
     if timer in _timer_facts:
@@ -118,7 +119,8 @@ class Target:
     """A callable and whether calling it gives something to await: known
     up front for coroutine functions, found on the first call otherwise."""
 
-    def __init__(self, function):
+    def __init__(self, function: object) -> None:
+        # Checked at run time: users pass coroutines by mistake.
         if inspect.iscoroutine(function) or inspect.isawaitable(function):
             if inspect.iscoroutine(function):
                 function.close()        # never awaited, on purpose
@@ -127,10 +129,11 @@ class Target:
                 "arguments (abenchmark(fetch, url)), not an awaitable (fetch(url))")
         if not callable(function):
             raise TypeError(f"abenchmark needs a callable, not {function!r}")
-        self.function = function
-        self.awaits = True if _is_coroutine_function(function) else None
+        self.function: Callable[..., Any] = function
+        self.awaits: bool | None = True if _is_coroutine_function(function) else None
 
-    async def timed(self, iterations, args, kwargs, timer, disable_gc):
+    async def timed(self, iterations: int, args: tuple[Any, ...], kwargs: dict[str, Any],
+                    timer: Callable[[], float], disable_gc: bool) -> tuple[float, Any]:
         """One round: (elapsed timer units, last result)."""
         if self.awaits is None:
             timed = _time_calls_finding_awaits
@@ -149,12 +152,19 @@ class Target:
         return elapsed, result
 
 
-def _is_coroutine_function(function):
-    call = getattr(type(function), "__call__", None)
+def _is_coroutine_function(function: Callable[..., Any]) -> bool:
+    call = getattr(type(function), "__call__", None)  # noqa: B004 (the class's, not callable())
     return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
 
 
-async def _time_awaits(function, args, kwargs, iterations, timer):
+# Each times `iterations` calls: (elapsed timer units, last result, whether
+# the calls gave awaitables).
+_Timed = tuple[float, Any, bool]
+
+
+async def _time_awaits(function: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
+                       kwargs: dict[str, Any], iterations: int,
+                       timer: Callable[[], float]) -> _Timed:
     start = timer()
     for _ in range(iterations):
         result = await function(*args, **kwargs)
@@ -162,7 +172,9 @@ async def _time_awaits(function, args, kwargs, iterations, timer):
     return end - start, result, True
 
 
-async def _time_calls(function, args, kwargs, iterations, timer):
+async def _time_calls(function: Callable[..., Any], args: tuple[Any, ...],
+                      kwargs: dict[str, Any], iterations: int,
+                      timer: Callable[[], float]) -> _Timed:
     start = timer()
     for _ in range(iterations):
         result = function(*args, **kwargs)
@@ -170,7 +182,9 @@ async def _time_calls(function, args, kwargs, iterations, timer):
     return end - start, result, False
 
 
-async def _time_calls_finding_awaits(function, args, kwargs, iterations, timer):
+async def _time_calls_finding_awaits(function: Callable[..., Any], args: tuple[Any, ...],
+                                     kwargs: dict[str, Any], iterations: int,
+                                     timer: Callable[[], float]) -> _Timed:
     # Only until the first call has shown whether the callable returns
     # awaitables (a lambda around a coroutine function, say).
     awaited = False
@@ -184,16 +198,16 @@ async def _time_calls_finding_awaits(function, args, kwargs, iterations, timer):
     return end - start, result, awaited
 
 
-async def _nothing():
+async def _nothing() -> None:
     pass
 
 
-def _nothing_sync():
+def _nothing_sync() -> None:
     pass
 
 
 @contextlib.contextmanager
-def quiet_instrumentation(loop):
+def quiet_instrumentation(loop: asyncio.AbstractEventLoop) -> Iterator[bool]:
     """Pause tracing, profiling and the loop's debug mode; yields whether
     debug mode was on. A C-level tracer or profiler that Python cannot set
     back (cProfile's shows as a non-callable object) is left running."""
@@ -221,14 +235,16 @@ def quiet_instrumentation(loop):
 class Measurement:
     """One benchmark's measurement on the running loop."""
 
-    def __init__(self, function, args, kwargs, settings):
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], settings: Settings) -> None:
         self.target = Target(function)
         self.args = args
         self.kwargs = kwargs
         self.settings = settings
         self.resolution, self.timer_overhead = timer_facts(settings.timer)
 
-    async def round(self, iterations, args=None, kwargs=None):
+    async def round(self, iterations: int, args: tuple[Any, ...] | None = None,
+                    kwargs: dict[str, Any] | None = None) -> tuple[float, Any]:
         """One round in the timer's units (seconds for the default one) net
         of the timer's overhead, and the last call's result."""
         elapsed, result = await self.target.timed(
@@ -237,7 +253,7 @@ class Measurement:
             self.settings.timer, self.settings.disable_gc)
         return max(elapsed - self.timer_overhead, 0.0), result
 
-    async def calibrate(self):
+    async def calibrate(self) -> tuple[int, float]:
         """(iterations, seconds of a round with that many)."""
         settings = self.settings
         wanted = max(settings.min_time, self.resolution * settings.calibration_precision)
@@ -262,7 +278,7 @@ class Measurement:
         elapsed = min(elapsed, (await self.round(iterations))[0])
         return iterations, elapsed
 
-    async def warm_up(self, iterations):
+    async def warm_up(self, iterations: int) -> None:
         """Untimed rounds until `warmup_iterations` calls or `max_time`."""
         deadline = time.perf_counter() + self.settings.max_time
         done = 0
@@ -270,8 +286,8 @@ class Measurement:
             await self.round(iterations)
             done += iterations
 
-    async def rounds(self, iterations, count):
-        durations = []
+    async def rounds(self, iterations: int, count: int) -> tuple[list[float], Any]:
+        durations: list[float] = []
         stop = PrecisionGoal(self.settings)
         result = None
         for _ in range(count):
@@ -281,7 +297,7 @@ class Measurement:
                 break
         return durations, result
 
-    async def empty_call_cost(self, iterations):
+    async def empty_call_cost(self, iterations: int) -> float:
         """Seconds per iteration of the harness around an empty call."""
         empty = Measurement(_nothing if self.target.awaits else _nothing_sync,
                             (), {}, self.settings)
@@ -289,7 +305,7 @@ class Measurement:
                  for _ in range(EMPTY_CALL_ROUNDS)]
         return min(costs)
 
-    async def run(self):
+    async def run(self) -> Samples:
         """Calibrate, warm up, measure: the whole `abenchmark(...)`."""
         loop = asyncio.get_running_loop()
         with quiet_instrumentation(loop) as debug:
@@ -303,11 +319,13 @@ class Measurement:
         return Samples(durations, iterations, self.timer_overhead, call_overhead,
                        debug, loop, result)
 
-    async def run_pedantic(self, setup, teardown, rounds, warmup_rounds, iterations):
+    async def run_pedantic(self, setup: Callable[[], Any] | None,
+                           teardown: Callable[..., Any] | None, rounds: int,
+                           warmup_rounds: int, iterations: int) -> Samples:
         """Fixed rounds and iterations, with set-up and tear-down around
         each round (not timed); both may be coroutine functions."""
         loop = asyncio.get_running_loop()
-        durations = []
+        durations: list[float] = []
         result = None
         with quiet_instrumentation(loop) as debug:
             for number in range(warmup_rounds + rounds):
@@ -321,7 +339,8 @@ class Measurement:
         return Samples(durations, iterations, self.timer_overhead, call_overhead,
                        debug, loop, result)
 
-    async def _set_up(self, setup):
+    async def _set_up(self, setup: Callable[[], Any] | None,
+                      ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if setup is None:
             return self.args, self.kwargs
         made = await _maybe_await(setup())
@@ -336,7 +355,7 @@ class Measurement:
         return tuple(args), dict(kwargs or {})
 
 
-async def _maybe_await(value):
+async def _maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
@@ -346,7 +365,7 @@ class PrecisionGoal:
     """Whether enough rounds ran for the mean to be within `precision` (a
     fraction of it) at `confidence`; never, when no precision was asked."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self.precision = settings.precision
         self.min_rounds = max(settings.min_rounds, 2)
         if self.precision is not None:
@@ -355,7 +374,7 @@ class PrecisionGoal:
         self.mean = 0.0
         self.squares = 0.0
 
-    def reached(self, duration):
+    def reached(self, duration: float) -> bool:
         if self.precision is None:
             return False
         # Running mean and variance, so each round costs O(1).
@@ -369,7 +388,8 @@ class PrecisionGoal:
         return self.z * stddev / math.sqrt(self.count) / self.mean <= self.precision
 
 
-def check_pedantic(rounds, warmup_rounds, iterations, setup):
+def check_pedantic(rounds: int, warmup_rounds: int, iterations: int,
+                   setup: Callable[[], Any] | None) -> None:
     """The pedantic form's numbers, or a clear error."""
     for name, value, least in (("rounds", rounds, 1), ("iterations", iterations, 1),
                                ("warmup_rounds", warmup_rounds, 0)):

@@ -16,8 +16,13 @@ fixture measures with pytest-benchmark's default settings, overridden by the
 same `@pytest.mark.benchmark(...)` marker.
 """
 
+from __future__ import annotations
+
+import asyncio
 import inspect
 import json
+from collections.abc import Callable, Generator
+from typing import Any, cast
 
 import pytest
 
@@ -25,12 +30,12 @@ from .. import pytest_plugin as loops
 from . import pytest_benchmark_bridge as bridge
 from . import report
 from .fixture import AsyncBenchmarkFixture
-from .measure import Settings
+from .measure import Samples, Settings
 from .results import Measured, NotMeasured, Results
 from .summary import Summary
 
 FIXTURE = "abenchmark"
-STATE = pytest.StashKey()
+STATE: pytest.StashKey[AsyncBenchmarks] = pytest.StashKey()
 # The marker's options, as pytest-benchmark accepts them (cprofile is
 # accepted and ignored: a profile of awaits is not a profile of the code).
 MARKER_OPTIONS = {"min_rounds", "max_time", "min_time", "precision", "confidence",
@@ -38,7 +43,7 @@ MARKER_OPTIONS = {"min_rounds", "max_time", "min_time", "precision", "confidence
                   "calibration_precision", "cprofile"}
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("aiouring")
     group.addoption("--aiouring-baseline", metavar="LOOP",
                     help="the loop abenchmark's per-loop report compares the "
@@ -50,20 +55,21 @@ def pytest_addoption(parser):
 class AsyncBenchmarks:
     """The run's benchmarks: settings, outcomes, report."""
 
-    def __init__(self, config):
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.bridged = bridge.loaded(config)
         self.selected = loops.selected_loops(config)
-        self.baseline = config.getoption("aiouring_baseline") or (
+        self.baseline: str | None = config.getoption("aiouring_baseline") or (
             self.selected[0] if self.selected else None)
         if self.selected and self.baseline not in self.selected:
             raise pytest.UsageError(
                 f"aiouring: --aiouring-baseline={self.baseline} is not among the "
                 f"selected loops ({', '.join(self.selected)})")
-        self.json_path = config.getoption("aiouring_bench_json")
+        self.json_path: str | None = config.getoption("aiouring_bench_json")
         self.results = Results()
 
-    def fixture_for(self, item, claim=None):
+    def fixture_for(self, item: pytest.Item,
+                    claim: Callable[[str], None] | None = None) -> AsyncBenchmarkFixture:
         if not _is_async_test(item):
             pytest.fail(f"{item.nodeid}: abenchmark is awaited, so it needs an async def "
                         "test run by pytest-asyncio; sync tests have pytest-benchmark's "
@@ -89,20 +95,23 @@ class AsyncBenchmarks:
             record=self.record, claim=claim,
             disabled=self.bridged and bridge.disabled(self.config))
 
-    def record(self, fixture, samples):
+    def record(self, fixture: AsyncBenchmarkFixture, samples: Samples) -> Any:
         """Where a fixture's samples go: pytest-benchmark's statistics or our
         own summary, and the per-loop results either way."""
         fixture.params["loop"] = fixture.loop
+        stats: Any      # pytest-benchmark's Stats, or our Summary
         if self.bridged:
             stats = bridge.record(self.config, fixture, samples)
         else:
             stats = Summary(samples.durations)
-        self.results.add(fixture.benchmark, fixture.loop, Measured(
+        # The fixture named its loop (fixture._finish) before recording.
+        self.results.add(fixture.benchmark, cast(str, fixture.loop), Measured(
             stats, samples.iterations, samples.timer_overhead, samples.call_overhead,
             fixture.extra_info["aiouring"]["loop_class"], samples.debug_paused))
         return stats
 
-    def note_report(self, item, call, report_):
+    def note_report(self, item: pytest.Item, call: pytest.CallInfo[None],
+                    report_: pytest.TestReport) -> None:
         """Benchmarks that failed (in any phase) or were skipped."""
         fixture = getattr(item, "funcargs", {}).get(FIXTURE)
         selected = loops.selected_loop_name(item)
@@ -126,15 +135,16 @@ class AsyncBenchmarks:
             self.results.add(benchmark, loop,
                              NotMeasured("skipped", reason.removeprefix("Skipped: ")))
 
-    def loop_order(self):
+    def loop_order(self) -> list[str]:
         return report.ordered_loops(self.results, self.selected)
 
-    def write_json(self):
+    def write_json(self) -> None:
         data = report.as_json(self.results, self.loop_order(), self.baseline)
-        with open(self.json_path, "w", encoding="utf-8") as f:
+        # Only called when a path was asked for (pytest_sessionfinish).
+        with open(cast(str, self.json_path), "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, default=repr)
 
-    def display(self, terminal):
+    def display(self, terminal: pytest.TerminalReporter) -> None:
         found = report.tables(self.results, self.loop_order(), self.baseline)
         if found:
             terminal.write_sep("-", "abenchmark: per-loop comparison")
@@ -146,7 +156,7 @@ class AsyncBenchmarks:
             terminal.write_line(f"abenchmark: wrote {self.json_path}")
 
 
-def _is_async_test(item):
+def _is_async_test(item: pytest.Item) -> bool:
     try:
         from pytest_asyncio import is_async_test
     except ImportError:
@@ -154,7 +164,7 @@ def _is_async_test(item):
     return is_async_test(item)
 
 
-def benchmark_id(item, loop):
+def benchmark_id(item: pytest.Item, loop: str | None) -> str:
     """The item's node id without its loop's part: one id for all loops."""
     callspec = getattr(item, "callspec", None)
     if callspec is None or loop is None or not item.nodeid.endswith(f"[{callspec.id}]"):
@@ -170,11 +180,11 @@ class SkipWhenUnavailable:
     """A loop factory for benchmarks: a loop that cannot be created here
     skips the benchmark on it, with the reason, instead of erroring."""
 
-    def __init__(self, name, factory):
+    def __init__(self, name: str, factory: loops.LoopFactory) -> None:
         self.loop_name = name
         self.factory = factory
 
-    def __call__(self):
+    def __call__(self) -> asyncio.AbstractEventLoop:
         try:
             return self.factory()
         except (OSError, ImportError) as exc:   # RingUnavailableError is an OSError
@@ -186,12 +196,14 @@ class BenchmarkLoopFactories:
     """Answers pytest-asyncio's hook for benchmarks before aiouring's loop
     plugin does (for every other test it answers nothing)."""
 
-    def __init__(self, names):
+    def __init__(self, names: list[str]) -> None:
         self.factories = {name: SkipWhenUnavailable(name, loops.LOOP_FACTORIES[name])
                           for name in names}
 
     @pytest.hookimpl(tryfirst=True, optionalhook=True)
-    def pytest_asyncio_loop_factories(self, config, item):
+    def pytest_asyncio_loop_factories(
+            self, config: pytest.Config,
+            item: pytest.Item) -> dict[str, SkipWhenUnavailable] | None:
         if FIXTURE in getattr(item, "fixturenames", ()):
             return self.factories
         return None
@@ -199,7 +211,7 @@ class BenchmarkLoopFactories:
 
 class Fixture:
     @pytest.fixture
-    def abenchmark(self, request):
+    def abenchmark(self, request: pytest.FixtureRequest) -> AsyncBenchmarkFixture:
         """Measure an async callable on the running loop:
         `result = await abenchmark(coro_fn, *args, **kwargs)`, or
         `await abenchmark.pedantic(coro_fn, setup=..., rounds=..., iterations=...)`."""
@@ -208,7 +220,8 @@ class Fixture:
 
 class FixtureOverPytestBenchmark:
     @pytest.fixture
-    def abenchmark(self, request, benchmark):
+    def abenchmark(self, request: pytest.FixtureRequest,
+                   benchmark: Any) -> AsyncBenchmarkFixture:
         """Measure an async callable on the running loop:
         `result = await abenchmark(coro_fn, *args, **kwargs)`, or
         `await abenchmark.pedantic(coro_fn, setup=..., rounds=..., iterations=...)`;
@@ -216,9 +229,9 @@ class FixtureOverPytestBenchmark:
         return request.config.stash[STATE].fixture_for(request.node, bridge.claim(benchmark))
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     state = config.stash[STATE] = AsyncBenchmarks(config)
-    holder = FixtureOverPytestBenchmark() if state.bridged else Fixture()
+    holder: object = FixtureOverPytestBenchmark() if state.bridged else Fixture()
     config.pluginmanager.register(holder, "aiouring-abenchmark")
     if not state.bridged:
         config.addinivalue_line(
@@ -230,21 +243,23 @@ def pytest_configure(config):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None],
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report_ = yield
     if FIXTURE in getattr(item, "fixturenames", ()) and STATE in item.config.stash:
         item.config.stash[STATE].note_report(item, call, report_)
     return report_
 
 
-def pytest_sessionfinish(session):
+def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is not None and state.json_path and state.results.benchmarks:
         state.write_json()
 
 
 @pytest.hookimpl(trylast=True)     # after pytest-benchmark's tables: the verdict last
-def pytest_terminal_summary(terminalreporter, config):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is not None:
         state.display(terminalreporter)

@@ -9,34 +9,45 @@ and `--benchmark-skip` skip async benchmarks, and the sync fixture, marked as
 used, cannot measure the same test a second time.
 """
 
-from .measure import Settings
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .measure import Samples, Settings
+
+if TYPE_CHECKING:
+    from .fixture import AsyncBenchmarkFixture
 
 PLUGIN = "benchmark"        # pytest-benchmark's name among pytest's plugins
 
 
-def loaded(config):
+def loaded(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin(PLUGIN)
 
 
-def _session(config):
-    return config._benchmarksession
+def _session(config: pytest.Config) -> Any:
+    # pytest-benchmark's BenchmarkSession (it has no type information).
+    return config._benchmarksession     # type: ignore[attr-defined]
 
 
-def disabled(config):
+def disabled(config: pytest.Config) -> bool:
     """--benchmark-disable (or xdist): run each benchmark once, unmeasured."""
-    return _session(config).disabled
+    return bool(_session(config).disabled)
 
 
-def settings(config, marker_options):
+def settings(config: pytest.Config, marker_options: Mapping[str, Any]) -> Settings:
     """The session's options (--benchmark-min-rounds, --benchmark-max-time,
     --benchmark-timer, ...), overridden by the test's benchmark marker."""
     return Settings.from_options(dict(_session(config).options, **marker_options))
 
 
-def claim(sync_fixture):
+def claim(sync_fixture: Any) -> Callable[[str], None]:
     """A check that the test's `benchmark` fixture was not used, which then
     marks it used: it neither warns of being unused nor measures again."""
-    def claim_for(mode):
+    def claim_for(mode: str) -> None:
         # `_mode` is how pytest-benchmark's fixture knows it was used.
         used_as = getattr(sync_fixture, "_mode", None)
         if used_as:
@@ -45,7 +56,7 @@ def claim(sync_fixture):
     return claim_for
 
 
-def record(config, fixture, samples):
+def record(config: pytest.Config, fixture: AsyncBenchmarkFixture, samples: Samples) -> Any:
     """Hand one measurement to pytest-benchmark; returns its statistics."""
     from pytest_benchmark.stats import Metadata
     options = {

@@ -11,19 +11,22 @@ import importlib.metadata
 import os
 import platform
 import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .results import Measured
+from .results import Measured, Outcome, Results
 
 UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))
 STATS = ("min", "max", "mean", "stddev", "median", "q1", "q3", "iqr", "rounds")
 
 
-def ordered_loops(results, selected):
+def ordered_loops(results: Results, selected: Sequence[str]) -> list[str]:
     """The selected loops in their order, then any other loop seen."""
     return list(dict.fromkeys([*selected, *results.loops()]))
 
 
-def baseline_of(outcomes, loops, wanted):
+def baseline_of(outcomes: Mapping[str, Outcome], loops: Sequence[str],
+                wanted: str | None) -> str | None:
     """The loop a benchmark's rows are compared with, or None."""
     measured = [loop for loop in loops if isinstance(outcomes.get(loop), Measured)]
     if wanted in measured:
@@ -31,24 +34,26 @@ def baseline_of(outcomes, loops, wanted):
     return measured[0] if measured else None
 
 
-def speedup(outcome, base):
+def speedup(outcome: Measured, base: Measured) -> float | None:
     if outcome.stats.median <= 0:
         return None
-    return base.stats.median / outcome.stats.median
+    ratio: float = base.stats.median / outcome.stats.median
+    return ratio
 
 
-def _unit(seconds):
+def _unit(seconds: float) -> tuple[float, str]:
     for scale, name in UNITS:
         if seconds >= scale:
             return scale, name
     return UNITS[-1]
 
 
-def _time(seconds, scale, name):
+def _time(seconds: float, scale: float, name: str) -> str:
     return f"{seconds / scale:.2f} {name}"
 
 
-def table(benchmark, outcomes, loops, wanted):
+def table(benchmark: str, outcomes: Mapping[str, Outcome], loops: Sequence[str],
+          wanted: str | None) -> list[str]:
     """The lines of one benchmark's table (none if nothing was measured)."""
     base = baseline_of(outcomes, loops, wanted)
     if base is None:
@@ -57,7 +62,8 @@ def table(benchmark, outcomes, loops, wanted):
     scale, unit = _unit(max(o.stats.min for o in measured))
     note = "" if base == wanted or wanted is None else f" ({wanted} has no result)"
     lines = [f"{benchmark}: time per call; vs {base}{note}: >1 is faster than {base}"]
-    rows = [("loop", "min", "median", "IQR", "rounds x iterations", f"vs {base}")]
+    rows: list[tuple[str, ...]] = [
+        ("loop", "min", "median", "IQR", "rounds x iterations", f"vs {base}")]
     for loop in loops:
         outcome = outcomes.get(loop)
         if outcome is None:
@@ -65,7 +71,8 @@ def table(benchmark, outcomes, loops, wanted):
         if not isinstance(outcome, Measured):
             rows.append((loop, f"{outcome.status}: {outcome.reason}"))
             continue
-        ratio = speedup(outcome, outcomes[base])
+        # The baseline is a measured loop (baseline_of).
+        ratio = speedup(outcome, outcomes[base])    # type: ignore[arg-type]
         rows.append((loop, _time(outcome.stats.min, scale, unit),
                      _time(outcome.stats.median, scale, unit),
                      _time(outcome.stats.iqr, scale, unit),
@@ -89,20 +96,20 @@ def table(benchmark, outcomes, loops, wanted):
     return lines
 
 
-def tables(results, loops, wanted):
+def tables(results: Results, loops: Sequence[str], wanted: str | None) -> list[list[str]]:
     """Every benchmark's table, each a list of lines."""
     return [lines for benchmark, outcomes in results.benchmarks.items()
             if (lines := table(benchmark, outcomes, loops, wanted))]
 
 
-def _version(distribution):
+def _version(distribution: str) -> str | None:
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def machine():
+def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -115,7 +122,7 @@ def machine():
     }
 
 
-def as_json(results, loops, wanted):
+def as_json(results: Results, loops: Sequence[str], wanted: str | None) -> dict[str, Any]:
     """The comparison as a JSON-ready dict: per benchmark, per loop."""
     benchmarks = []
     for benchmark, outcomes in results.benchmarks.items():
@@ -125,14 +132,15 @@ def as_json(results, loops, wanted):
             outcome = outcomes.get(loop)
             if outcome is None:
                 continue
-            row = {"loop": loop, "status": outcome.status}
+            row: dict[str, Any] = {"loop": loop, "status": outcome.status}
             if isinstance(outcome, Measured):
                 row.update({name: getattr(outcome.stats, name) for name in STATS})
                 row.update(iterations=outcome.iterations, loop_class=outcome.loop_class,
                            timer_overhead=outcome.timer_overhead,
                            call_overhead=outcome.call_overhead,
                            debug_paused=outcome.debug_paused,
-                           speedup=speedup(outcome, outcomes[base]),
+                           # The baseline is a measured loop (baseline_of).
+                           speedup=speedup(outcome, outcomes[base]),  # type: ignore[arg-type,index]
                            data=list(outcome.stats.data))
             else:
                 row["reason"] = outcome.reason

@@ -21,22 +21,25 @@ class NotMeasured:
     reason: str
 
 
+Outcome = Measured | NotMeasured
+
+
 class Results:
     """Outcomes by benchmark (a test without its loop) and loop, in the
     order they arrived."""
 
-    def __init__(self):
-        self.benchmarks = {}
+    def __init__(self) -> None:
+        self.benchmarks: dict[str, dict[str, Outcome]] = {}
 
-    def add(self, benchmark, loop, outcome):
+    def add(self, benchmark: str, loop: str, outcome: Outcome) -> None:
         self.benchmarks.setdefault(benchmark, {})[loop] = outcome
 
-    def get(self, benchmark, loop):
+    def get(self, benchmark: str, loop: str) -> Outcome | None:
         return self.benchmarks.get(benchmark, {}).get(loop)
 
-    def loops(self):
+    def loops(self) -> list[str]:
         """Every loop with an outcome, in order of first appearance."""
-        seen = {}
+        seen: dict[str, None] = {}
         for outcomes in self.benchmarks.values():
             seen.update(dict.fromkeys(outcomes))
         return list(seen)

@@ -6,13 +6,15 @@ Quartiles are the inclusive ones of `statistics.quantiles`.
 """
 
 import statistics
+from collections.abc import Iterable
+from typing import Any
 
 
 class Summary:
     FIELDS = ("min", "max", "mean", "stddev", "median", "q1", "q3", "iqr",
               "rounds", "ops", "total")
 
-    def __init__(self, data):
+    def __init__(self, data: Iterable[float]) -> None:
         if not data:
             raise ValueError("no samples to summarize")
         self.data = list(data)
@@ -31,5 +33,5 @@ class Summary:
         self.iqr = self.q3 - self.q1
         self.ops = self.rounds / self.total if self.total else 0.0
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FIELDS}

@@ -21,7 +21,6 @@ cleanup = _files.cleanup
 
 
 def bench_variant(variant, seconds, quick):
-    import aiouring
     from aiouring import ops
     p = _files.small_files(1, 16 * _files.BLOCK)[0]
     loop = _files.new_loop(variant)

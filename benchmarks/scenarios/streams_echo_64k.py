@@ -1,6 +1,7 @@
-"""TCP echo server on asyncio streams (start_server, StreamReader/StreamWriter), 64 KiB messages, driven by
-the C ping-pong client as sock_echo is (10 connections; server and client
-pinned to their own CPUs; echoes/s and echoes per server CPU-second)."""
+"""TCP echo server on asyncio streams (start_server, StreamReader/StreamWriter),
+64 KiB messages, driven by the C ping-pong client as sock_echo is (10
+connections; server and client pinned to their own CPUs; echoes/s and echoes
+per server CPU-second)."""
 from .sock_echo import METRICS, OVERHEAD, QUICK_SECONDS, SECONDS, run_echo  # noqa: F401
 
 CONNS = 10

@@ -94,7 +94,6 @@ cdef class SplicePump:
         cdef int64_t remaining = count, moved_in, moved_out, rest
         cdef int32_t moved
         cdef unsigned length
-        cdef SpliceRequest op
         self.input_error = 0
         if count <= 0:
             return 0

@@ -253,8 +253,8 @@ async def run_chain(LinkedChain op):
             raise ChainTimeoutError(ETIME, "chain timed out", failed_at, step.name, outcome)
         if isinstance(error, OSError):
             raise ChainError(error.errno, error.strerror, failed_at, step.name, outcome)
-        raise ChainError(EIO, f"short transfer ({len(error) if isinstance(error, bytes) else error})",
-                         failed_at, step.name, outcome)
+        moved = len(error) if isinstance(error, bytes) else error
+        raise ChainError(EIO, f"short transfer ({moved})", failed_at, step.name, outcome)
     return outcome
 
 

@@ -15,7 +15,6 @@ cdef bint FORMAT_HIDES_ARGS = 'debug' in (format_callback_source.__kwdefaults__ 
 cdef class Handle:
     """A callback scheduled with call_soon(); cancel() stops it running."""
 
-
     def __init__(self, callback, args, loop, context=None):
         self.callback = callback
         self.args = args
@@ -114,7 +113,6 @@ cdef class Handle:
 
 cdef class TimerHandle(Handle):
     """A callback scheduled with call_later()/call_at()."""
-
 
     def __init__(self, when, callback, args, loop, context=None):
         Handle.__init__(self, callback, args, loop, context)

@@ -4,14 +4,13 @@
 # it with asyncio.BaseEventLoop's long tail (run_until_complete, executors,
 # exception handlers, getaddrinfo, create_connection, ...).
 
-from asyncio import Future
+from asyncio import Future, events as aio_events
 from asyncio.base_events import _format_handle as format_handle
 from asyncio.coroutines import iscoroutine, iscoroutinefunction
 from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
 from sys import _getframe as sys_getframe
 from threading import get_ident
-from warnings import warn
 
 cdef enum:
     # Compact the timer heap when this many cancelled timers make up more
@@ -19,6 +18,10 @@ cdef enum:
     MIN_CANCELLED_TIMERS_TO_COMPACT = 100
 
 cdef double MAXIMUM_WAIT = 24 * 3600.0
+# Python 3.14's call_soon_threadsafe returns a handle whose cancel() and run
+# hold a lock (asyncio.events._ThreadSafeHandle), so a callback cancelled from
+# another thread never runs after cancel() returned: the same class here.
+cdef object ThreadSafeHandle = getattr(aio_events, "_ThreadSafeHandle", None)
 cdef bint malloc_tuned = False
 
 
@@ -140,7 +143,10 @@ cdef class Loop:
         self.check_closed()
         if self._debug:
             self.check_callback(callback, 'call_soon_threadsafe')
-        cdef Handle handle = new_handle(self, callback, args, context)
+        if ThreadSafeHandle is not None:
+            handle = ThreadSafeHandle(callback, args, self, context)
+        else:
+            handle = new_handle(self, callback, args, context)
         self.ready.append(handle)
         self._wakeup.wake()
         return handle

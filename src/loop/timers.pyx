@@ -2,14 +2,11 @@
 # so timers due at the same time run in the order they were scheduled.
 
 
-
-
 cdef inline bint entry_before(TimerEntry* a, TimerEntry* b) nogil:
     return a.when < b.when or (a.when == b.when and a.seq < b.seq)
 
 
 cdef class TimerHeap:
-
 
     def __dealloc__(self):
         self.clear()
@@ -45,8 +42,6 @@ cdef class TimerHeap:
             i = parent
         self.entries[i] = entry
         return 0
-
-
 
     cdef TimerHandle pop(self):
         """Removes the earliest timer and returns it (size must be > 0)."""

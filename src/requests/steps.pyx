@@ -5,7 +5,6 @@
 # checked against a chain (an fd naming an earlier direct open, a buffer's
 # export) is checked when the chain is built, before any SQE is written.
 
-from math import isfinite
 from os import fsencode, O_CLOEXEC as OS_O_CLOEXEC
 from socket import (MSG_WAITALL as PY_MSG_WAITALL, MSG_NOSIGNAL as PY_MSG_NOSIGNAL,
                     SOCK_CLOEXEC as PY_SOCK_CLOEXEC)

@@ -19,7 +19,7 @@ cdef class ProvidedBufferRing:
     cdef readonly uint16_t bgid
     cdef readonly unsigned long long recycled
     cdef readonly int published         # buffers handed to the kernel
-    cdef uint16_t reserve[PBUF_ENTRIES] # the others, never used yet
+    cdef uint16_t reserve[PBUF_ENTRIES]  # the others, never used yet
     cdef int reserve_count
 
     @staticmethod

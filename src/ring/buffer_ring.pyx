@@ -6,10 +6,8 @@
 # out (ENOBUFS) hands it more, up to PBUF_ENTRIES.
 
 
-
 cdef class ProvidedBufferRing:
     """PBUF_ENTRIES buffers of PBUF_SIZE bytes, registered as group bgid."""
-
 
     @staticmethod
     cdef ProvidedBufferRing create(Ring ring):
@@ -70,7 +68,6 @@ cdef class ProvidedBufferRing:
         if n:
             io_uring_buf_ring_advance(self.br, n)
             self.published += n
-
 
     cdef void unmap(self) noexcept:
         if self.base != NULL:

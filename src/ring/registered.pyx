@@ -11,7 +11,6 @@ cdef class RegisteredFiles:
     IORING_FILE_INDEX_ALLOC only reports its choice in the CQE. The rest is
     the kernel's IORING_FILE_INDEX_ALLOC range, for standalone opens."""
 
-
     cdef int register(self, io_uring* ring) except -1:
         cdef rlimit limit
         cdef int ret
@@ -45,7 +44,6 @@ cdef class RegisteredFiles:
 cdef class RegisteredBuffers:
     """Slots of the ring's fixed-buffer table; AlignedBuffer objects take one
     while they live, if one is free (else they are used as plain buffers)."""
-
 
     cdef int register(self, io_uring* ring) except -1:
         self.ring = ring
@@ -98,7 +96,6 @@ cdef class AlignedBuffer:
 
     aiouring.ops.buffer(size) makes one; chain steps that name the same
     buffer share it, with no copy through Python."""
-
 
     def __cinit__(self, Py_ssize_t size):
         cdef void* memory = NULL

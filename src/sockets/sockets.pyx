@@ -24,7 +24,6 @@ except ImportError:      # Python built without ssl
     SSLSocket = None
 
 
-
 cdef inline int open_fd(object sock) except -1:
     cdef int fd = current_fd(sock)
     if fd < 0:
