@@ -68,7 +68,7 @@ class Run:
     def run(self, loop, workload, what, injector):
         try:
             return loop.run_until_complete(asyncio.wait_for(workload(loop), self.timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"{workload.__name__} hung in {what} ({injector!r})") from None
 
     def check(self, block_slack=100):
@@ -294,7 +294,7 @@ async def datagram_echo(loop, count=40, attempts=4):
                 try:
                     await collector.wait(number, 0.1)
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             tally.add(number in collector.received)
         for number, copies in collector.received.items():

@@ -129,7 +129,7 @@ def test_policy_names_take_kernel_prefixes_and_refuse_unknown_names():
 
 def run_python(code, **env):
     return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60)
 
 
 PROBE_CODE = """

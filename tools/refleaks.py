@@ -183,7 +183,7 @@ async def cancellations(loop):
         assert await loop.sock_recv(b, 100) == b"data"
         try:
             await asyncio.wait_for(loop.sock_recv(b, 100), 0.001)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         await loop.sock_sendall(a, b"more")
         assert await loop.sock_recv(b, 100) == b"more"
