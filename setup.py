@@ -14,7 +14,8 @@ dispatcher's BPF object (clang -target bpf) when clang and libbpf are there.
   `python -m aiouring.bpf build` compiles again with a user's programs) is
   shipped in the package as aiouring/bpf/source/; a checkout reads bpf/.
 
-AIOURING_DEBUG=1 builds with line tracing and without optimisation.
+AIOURING_DEBUG=1 builds with line tracing and without optimisation;
+AIOURING_SANITIZE=1 with AddressSanitizer and UndefinedBehaviorSanitizer.
 """
 import glob
 import os
@@ -52,6 +53,11 @@ BUILD_INFO = "aiouring/_build_info.py"
 BPF_ARCH = {"x86_64": "x86", "aarch64": "arm64", "ppc64le": "powerpc",
             "s390x": "s390", "riscv64": "riscv"}.get(platform.machine(), platform.machine())
 DEBUG = os.environ.get("AIOURING_DEBUG") == "1"
+# AIOURING_SANITIZE=1: the extension and its C helpers built with
+# AddressSanitizer and UndefinedBehaviorSanitizer (tools/go test-asan runs
+# the suite on it, with libasan preloaded into the interpreter).
+SANITIZE = os.environ.get("AIOURING_SANITIZE") == "1"
+SANITIZERS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 
 LIBURING_MISSING = """\
 liburing's headers were not found (liburing.h): aiouring is built against liburing.
@@ -171,6 +177,7 @@ class BuildCore(build_ext):
             "kernel_path_missing": missing,
             "libbpf": None,
             "debug": DEBUG,
+            "sanitizers": SANITIZE,
             "python": sysconfig.get_python_version(),
             "platform": sysconfig.get_platform(),
         }
@@ -314,7 +321,9 @@ setup(
             CORE_SOURCES,
             include_dirs=C_INCLUDE_DIRS,
             depends=CORE_DEPENDS,
-            extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
+            extra_compile_args=(["-O0", "-g"] if DEBUG else ["-O1", "-g"] if SANITIZE else ["-O2"])
+                               + (SANITIZERS if SANITIZE else []),
+            extra_link_args=SANITIZERS if SANITIZE else [],
         ),
     ],
 )

@@ -118,23 +118,105 @@ class _ProgramStats(TypedDict):
 class Operation:
     """One request (or group of SQEs) the ring holds until its last CQE."""
 
+class ResultOperation(Operation):
+    """A request whose result is only recorded (Ring._submit_bare_sqe)."""
+
 class Ring:
     initialized: Final[bool]
     enabled: Final[bool]
     setup_flags: Final[int]
     setup_mode: Final[str]
+    policy: Final[RingPolicy]
+    restricted: Final[bool]
+    faults: Final[FaultInjector | None]
     inflight: Final[int]
     completions_dispatched: Final[int]
     completions_to_python: Final[int]
     enters: Final[int]
     left_requests: Final[bool]
     error_handler: Callable[[BaseException, Operation], object] | None
-    def __init__(self) -> None: ...
+    def __init__(self, policy: RingPolicy | None = None) -> None: ...
     @property
     def fd(self) -> int: ...
     @property
     def defer_taskrun(self) -> bool: ...
+    def inject_faults(self, seed: int | None = None, rate: float = 0.05,
+                      kinds: Iterable[str] | None = None) -> FaultInjector | None: ...
+    def _submit_bare_sqe(self, opcode: int, sqe_flags: int = 0,
+                         timeout: float = 5.0) -> int: ...
     def close(self) -> None: ...
+
+# What a ring may issue (ring/restrictions.pyx).
+OPCODE_NAMES: Final[tuple[str, ...]]
+REGISTER_OP_NAMES: Final[tuple[str, ...]]
+SQE_FLAG_NAMES: Final[tuple[str, ...]]
+LOOP_OPCODES: Final[tuple[str, ...]]
+LOOP_SQE_FLAGS: Final[tuple[str, ...]]
+LOOP_REGISTER_OPS: Final[tuple[str, ...]]
+RESTRICTIONS_VARIABLE: Final[str]
+BPF_LD_W_ABS: Final[int]
+BPF_JMP_JSET_K: Final[int]
+BPF_RET_K: Final[int]
+OPEN_FLAGS_OFFSET: Final[int]
+
+_PolicyItem = str | int
+# A classic BPF instruction: (code, jt, jf, k).
+_FilterInstruction = tuple[int, int, int, int]
+
+@type_check_only
+class _PolicyDict(TypedDict):
+    enabled: bool
+    opcodes: list[str]
+    sqe_flags: list[str]
+    register_ops: list[str]
+    filters: dict[str, int]
+
+class RingPolicy:
+    enabled: Final[bool]
+    filters: Final[dict[int, tuple[tuple[_FilterInstruction, ...], ...]]]
+    def __init__(self, opcodes: Iterable[_PolicyItem] = ...,
+                 sqe_flags: Iterable[_PolicyItem] = ...,
+                 register_ops: Iterable[_PolicyItem] = ..., *, enabled: bool = True) -> None: ...
+    def allow(self, *items: _PolicyItem) -> RingPolicy: ...
+    def deny(self, *items: _PolicyItem) -> RingPolicy: ...
+    def with_filter(self, opcode: _PolicyItem,
+                    program: Iterable[_FilterInstruction]) -> RingPolicy: ...
+    def deny_open_flags(self, flags: int) -> RingPolicy: ...
+    @property
+    def opcodes(self) -> tuple[str, ...]: ...
+    @property
+    def sqe_flags(self) -> tuple[str, ...]: ...
+    @property
+    def register_ops(self) -> tuple[str, ...]: ...
+    def allows(self, item: _PolicyItem) -> bool: ...
+    def as_dict(self) -> _PolicyDict: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def opcode_name(op: int) -> str: ...
+def open_flags_filter(flags: int) -> tuple[_FilterInstruction, ...]: ...
+def policy_from_environment(value: str | None, base: RingPolicy | None = None) -> RingPolicy: ...
+def ring_policy() -> RingPolicy: ...
+def set_ring_policy(policy: RingPolicy | None) -> None: ...
+
+# Fault injection, for tests (ring/faults.pyx).
+FAULT_NAMES: Final[tuple[str, ...]]
+FAULTS_VARIABLE: Final[str]
+
+class FaultInjector:
+    seed: Final[int]
+    rate: Final[float]
+    examined: Final[int]
+    recent: Final[list[tuple[str, str, str]]]
+    def __init__(self, seed: int, rate: float, kinds: Iterable[str] | None = None) -> None: ...
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
+    @property
+    def counts(self) -> dict[str, int]: ...
+    @property
+    def injected(self) -> int: ...
+
+def faults_from_environment(value: str | None) -> FaultInjector | None: ...
 
 class RegisteredFiles:
     in_use: Final[int]
@@ -159,6 +241,7 @@ class ProvidedBufferRing:
 
 def setup_flags_error(flags: int) -> int: ...
 def probe_kernel() -> _KernelProbe: ...
+def bpf_filters_supported() -> bool: ...
 
 # -- handles and timers (loop/) ----------------------------------------------------
 

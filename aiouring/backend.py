@@ -25,7 +25,6 @@ import functools
 import mmap
 import os
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
@@ -490,8 +489,9 @@ def _fallocate(fd: int, mode: int, offset: int, length: int) -> None:
 
 # -- choosing one --------------------------------------------------------------
 
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Backend] = (
-    weakref.WeakKeyDictionary())
+# A loop's backend is kept on the loop itself: a backend holds its loop, so
+# a table keyed by loops (even weakly) would keep every loop alive for good.
+_BACKEND_ATTRIBUTE = "_aiouring_file_backend"
 
 
 def current(loop: asyncio.AbstractEventLoop | None = None,
@@ -503,7 +503,7 @@ def current(loop: asyncio.AbstractEventLoop | None = None,
     if loop is None:
         loop = asyncio.get_running_loop()
     if executor is None:
-        known = _by_loop.get(loop)
+        known: Backend | None = getattr(loop, _BACKEND_ATTRIBUTE, None)
         if known is not None:
             return known
     if isinstance(loop, Loop):
@@ -511,5 +511,8 @@ def current(loop: asyncio.AbstractEventLoop | None = None,
     else:
         backend = ThreadBackend(loop, executor)
     if executor is None:
-        _by_loop[loop] = backend
+        try:
+            setattr(loop, _BACKEND_ATTRIBUTE, backend)
+        except AttributeError:
+            pass            # a loop without attributes of its own: one per call
     return backend

@@ -37,6 +37,7 @@ def _probe():
         "bpf_ops": _ring.bpf_ops_in_kernel_btf(),
         "bpf_loop": False,
         "bpf_loop_reason": None,
+        "bpf_filters": False,
     }
     try:
         kernel = _ring.probe_kernel()
@@ -58,11 +59,13 @@ def _probe():
             flags |= _names.SETUP_FLAGS[required]
         if _ring.setup_flags_error(flags) == 0:
             result["setup_flags"].append(name)
+    result["bpf_filters"] = _ring.bpf_filters_supported()
     result["bpf_loop_reason"] = _probe_bpf_loop(_ring)
     result["bpf_loop"] = result["bpf_loop_reason"] is None
     loop_ring = _ring.Ring()
     try:
         result["loop_setup"] = loop_ring.setup_mode
+        result["ring_restricted"] = loop_ring.restricted
     finally:
         loop_ring.close()
     return result
@@ -83,10 +86,19 @@ def features():
     - ``bpf_ops``: whether the kernel has the io_uring BPF struct_ops (7.1+);
     - ``bpf_loop``: whether chain programs run in the kernel (the chain
       dispatcher loads and attaches here); if not, ``bpf_loop_reason``
-      says why.
+      says why;
+    - ``ring_restrictions``: what new loops' rings may issue (opcodes, SQE
+      flags, register operations, BPF filters; see aiouring.restrictions),
+      and ``ring_restricted``: whether the kernel locked a loop's ring to it;
+    - ``bpf_filters``: whether the kernel runs io_uring BPF filters on SQEs
+      (Linux 7.0+), which RingPolicy.with_filter() attaches.
     """
     global _cached
     with _lock:
         if _cached is None:
             _cached = _probe()
-        return copy.deepcopy(_cached)
+        found = copy.deepcopy(_cached)
+    if found["io_uring"]:
+        from . import _ring
+        found["ring_restrictions"] = _ring.ring_policy().as_dict()
+    return found

@@ -103,6 +103,21 @@ def report():
     return found
 
 
+def _restrictions(info):
+    policy = info.get("ring_restrictions") or {}
+    if not policy.get("enabled"):
+        return "off: a loop's ring may issue any request (AIOURING_RING_RESTRICTIONS=off)"
+    if not info.get("ring_restricted"):
+        return "NOT APPLIED: the kernel refused IORING_REGISTER_RESTRICTIONS"
+    filters = policy.get("filters") or {}
+    return (f"on: {len(policy['opcodes'])} opcodes ({' '.join(policy['opcodes'])}); "
+            f"SQE flags {' '.join(policy['sqe_flags']) or 'none'}; register operations "
+            f"{' '.join(policy['register_ops']) or 'none'}"
+            + (f"; BPF filters on {' '.join(filters)}" if filters else "")
+            + ("" if info.get("bpf_filters") else
+               " (no io_uring BPF filters on this kernel: Linux 7.0+)"))
+
+
 def _format_build(info):
     version = info["aiouring_version"]
     lines = [f"aiouring        {version} ({info['package_dir']})"]
@@ -122,7 +137,8 @@ def _format_build(info):
     else:
         lines.append(f"  kernel path   not built: {build.get('kernel_path_missing')}")
     lines.append(f"  built for     Python {build.get('python')}, {build.get('platform')}"
-                 + (", debug build" if build.get("debug") else ""))
+                 + (", debug build" if build.get("debug") else "")
+                 + (", AddressSanitizer + UBSan" if build.get("sanitizers") else ""))
     return lines
 
 
@@ -148,6 +164,7 @@ def _format(info):
                      + ("yes (IORING_REGISTER_PBUF_RING)" if info["provided_buffer_rings"]
                         else "no: receives use single-shot recv"))
     lines.append(f"bpf chains      {info['bpf_loop_reason']}")
+    lines.append(f"restrictions    {_restrictions(info)}")
     limit = info["memlock_limit"]
     memlock = "unlimited" if limit is None else f"{limit // 1024} KiB"
     if info["memlock_matters"]:

@@ -1,6 +1,11 @@
 # What every component of the core shares: errno helpers, the clock,
 # buffer acquisition and the constants exported to Python.
 
+# Instances of Cython's coroutine and function types release their type
+# (see the header: without it every coroutine leaked a reference).
+cdef extern from "common/heap_types.h":
+    pass
+
 cdef object errno_error(int err)
 cdef object path_error(int err, object filename, object filename2=*)
 cdef int raise_errno(int err) except -1

@@ -61,3 +61,23 @@ cdef bint probe_buffer_ring(io_uring* ring):
         io_uring_unregister_buf_ring(ring, 0)
     munmap(mem, size)
     return ret == 0
+
+
+def bpf_filters_supported():
+    """Whether the kernel runs io_uring BPF filters on SQEs
+    (IORING_REGISTER_BPF_FILTER, Linux 7.0+): a ring takes a filter that
+    lets every NOP through."""
+    cdef io_uring ring
+    cdef io_uring_params params
+    cdef aiouring_filter_insn allow
+    cdef int ret
+    memset(&params, 0, sizeof(params))
+    params.flags = AIOURING_SETUP_R_DISABLED
+    if io_uring_queue_init_params(2, &ring, &params) < 0:
+        return False
+    allow.code = 0x06       # BPF_RET | BPF_K
+    allow.jt = allow.jf = 0
+    allow.k = 1
+    ret = aiouring_register_bpf_filter(ring.ring_fd, 0, &allow, 1)
+    io_uring_queue_exit(&ring)
+    return ret == 0

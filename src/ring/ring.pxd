@@ -2,6 +2,10 @@
 # CQE dispatch to Operation objects found in O(1) by user_data. It knows
 # nothing about futures, transports or asyncio.
 
+include "ring/restrictions.pxd"
+include "ring/faults.pxd"
+
+
 cdef enum:
     SQ_ENTRIES = 1024
     CQ_ENTRIES = 4096
@@ -52,6 +56,9 @@ cdef class Ring:
     cdef readonly bint enabled
     cdef readonly unsigned setup_flags
     cdef readonly str setup_mode
+    cdef readonly RingPolicy policy     # what the kernel lets it issue
+    cdef readonly bint restricted       # the policy is registered
+    cdef readonly FaultInjector faults  # tests only: None unless asked for
     cdef unsigned long generation       # fork generation when set up
     cdef list slots                     # user_data -> Operation (None when free)
     cdef list free_slots                # reusable user_data values
@@ -71,6 +78,7 @@ cdef class Ring:
     cdef bint forked(self)
     cdef int check_open(self) except -1
     cdef int enable(self) except -1
+    cdef int restrict(self, RingPolicy policy) except -1
 
     # Operations and SQEs. Rule for callers: compute every argument first,
     # then take the SQE and fill it with one io_uring_prep_* call, so no

@@ -40,15 +40,29 @@ cdef class Operation:
         return not (flags & IORING_CQE_F_MORE)
 
 
-# Setup flag sets, best first. R_DISABLED lets the thread that first runs the
-# loop, not the one that created it, become the ring's single issuer.
+# Setup flag sets, best first. Every ring starts disabled (R_DISABLED): its
+# policy can only be registered before it is enabled, and with SINGLE_ISSUER
+# the thread that first runs the loop, not the one that created it, becomes
+# the ring's single issuer.
 cdef list SETUP_FLAG_CHOICES = [
     ("single_issuer+defer_taskrun",
      AIOURING_SETUP_SINGLE_ISSUER | AIOURING_SETUP_DEFER_TASKRUN
      | AIOURING_SETUP_R_DISABLED | AIOURING_SETUP_SUBMIT_ALL),
-    ("coop_taskrun", AIOURING_SETUP_COOP_TASKRUN | AIOURING_SETUP_SUBMIT_ALL),
-    ("plain", 0),
+    ("coop_taskrun",
+     AIOURING_SETUP_COOP_TASKRUN | AIOURING_SETUP_R_DISABLED | AIOURING_SETUP_SUBMIT_ALL),
+    ("plain", AIOURING_SETUP_R_DISABLED),
 ]
+
+
+cdef class ResultOperation(Operation):
+    """A request whose result is only recorded (the test hook below)."""
+    cdef int32_t res
+    cdef bint done
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        self.res = res
+        self.done = True
+        return 0
 
 
 cdef class Ring:
@@ -58,9 +72,13 @@ cdef class Ring:
         self.free_slots = []
         self.generation = fork_generation
 
-    def __init__(self):
+    def __init__(self, RingPolicy policy=None):
+        """A ring set up with the best flags the kernel accepts, locked to
+        policy (default: ring_policy(), what aiouring issues)."""
         cdef io_uring_params params
         cdef int ret = -ENOSYS
+        if policy is None:
+            policy = current_ring_policy()
         for mode, flags in SETUP_FLAG_CHOICES:
             memset(&params, 0, sizeof(params))
             params.flags = flags | AIOURING_SETUP_CQSIZE | AIOURING_SETUP_CLAMP
@@ -71,10 +89,34 @@ cdef class Ring:
                 self.setup_flags = flags
                 self.setup_mode = mode
                 self.enabled = not (flags & AIOURING_SETUP_R_DISABLED)
+                self.restrict(policy)
+                self.faults = faults_from_environment(environ.get(FAULTS_VARIABLE))
                 return
             if ret != -EINVAL:
                 break
         raise_ring_unavailable(-ret)
+
+    cdef int restrict(self, RingPolicy policy) except -1:
+        cdef int ret
+        self.policy = policy
+        if policy.filters:
+            try:
+                policy.register_filters(self.ring.ring_fd)
+            except BaseException:
+                io_uring_queue_exit(&self.ring)
+                self.initialized = False
+                raise
+        if not policy.enabled:
+            return 0
+        ret = aiouring_restrict_ring(self.ring.ring_fd, &policy.policy)
+        if ret < 0:
+            io_uring_queue_exit(&self.ring)
+            self.initialized = False
+            raise OSError(-ret, f"the kernel refused the ring's restrictions "
+                                f"(IORING_REGISTER_RESTRICTIONS): {os_strerror(-ret)}; "
+                                f"AIOURING_RING_RESTRICTIONS=off runs without them")
+        self.restricted = True
+        return 0
 
     def __dealloc__(self):
         if self.initialized:
@@ -208,8 +250,12 @@ cdef class Ring:
     # -- submission and waiting -------------------------------------------
 
     cdef int guard_submission(self) except -1:
+        """Right before any submission: the components' checks of what they
+        queued, then (tests only) the fault injector."""
         if self.guard is not None and self.guard.armed:
             self.guard.before_submit()
+        if self.faults is not None:
+            self.faults.scan(self)
         return 0
 
     cdef int submit_now(self) except -1:
@@ -383,6 +429,38 @@ cdef class Ring:
             io_uring_queue_exit(&self.ring)
             self.initialized = False
 
+    def inject_faults(self, seed=None, double rate=0.05, kinds=None):
+        """Tests only: from now on, fails or shortens a seeded random
+        fraction `rate` of this ring's requests before the kernel sees them
+        (kinds: some of "eio", "econnreset", "eagain", "enobufs",
+        "ecanceled", "short_read", "short_write"; default all); seed None
+        stops. Returns the FaultInjector, whose counts say what it did.
+        AIOURING_FAULTS="seed=N,rate=F[,kinds=a+b]" does the same for every
+        ring of the process."""
+        self.faults = None if seed is None else FaultInjector(seed, rate, kinds)
+        return self.faults
+
+    def _submit_bare_sqe(self, int opcode, int sqe_flags=0, double timeout=5.0):
+        """Test hook: one SQE with only this opcode and these flags set (fd
+        -1, every other field zero), submitted and waited for; returns its
+        CQE's res. The tests prove with it that what a policy leaves out
+        fails with -EACCES. Not an API: it writes no meaningful request."""
+        cdef ResultOperation op = ResultOperation.__new__(ResultOperation)
+        cdef io_uring_sqe* sqe
+        cdef double deadline = monotonic() + timeout
+        if not 0 <= opcode < 256 or not 0 <= sqe_flags < 256:
+            raise ValueError("opcode and sqe_flags are bytes")
+        sqe = self.sqe_for(op)
+        sqe.opcode = <uint8_t>opcode
+        sqe.flags = <uint8_t>sqe_flags
+        sqe.fd = -1
+        while not op.done:
+            if monotonic() > deadline:
+                self.cancel(op)
+                raise TimeoutError(f"opcode {opcode} did not complete")
+            self.wait(0.1)
+        return op.res
+
     # -- registered files and buffers -------------------------------------
 
     cdef RegisteredFiles file_table(self):
@@ -410,3 +488,7 @@ cdef class Ring:
             self.buffers.unregister()
         self.files = None
         self.buffers = None
+
+
+include "ring/restrictions.pyx"
+include "ring/faults.pyx"
