@@ -21,8 +21,9 @@ def completions(loop):
 
 
 async def test_program_names_and_path(aloop):
-    assert bpf.program_names() == ["copy", "read_frame", "pointer_chase",
-                                   "recv_send", "nop_chain"]
+    assert bpf.program_names() == ["copy", "read_frame", "pointer_chase", "recv_send",
+                                   "nop_chain", "multi_read", "read_file", "btree_lookup",
+                                   "splice_relay"]
     assert bpf.path() == ("kernel" if aiouring.features()["bpf_loop"] else "loop-side")
 
 

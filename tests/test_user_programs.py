@@ -22,13 +22,23 @@ import aiouring.bpf as bpf
 from aiouring.bpf.build import build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
-BUILTINS = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain"]
+BUILTINS = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain", "multi_read",
+            "read_file", "btree_lookup", "splice_relay"]
+USER = ["sum_reads", "header_body", "linked_pairs"]
 HAVE_CLANG = shutil.which("clang") is not None and os.path.exists(
     "/usr/include/bpf/bpf_helpers.h")
+KERNEL = aiouring.features()["bpf_loop"]
+
+# Both paths give the same results; the kernel's runs where the kernel has
+# the io_uring BPF struct_ops (the 7.x guest collects these tests again).
+PATHS = ["loop-side", pytest.param("kernel", marks=pytest.mark.skipif(
+    not KERNEL, reason=f"no kernel path here: {aiouring.features()['bpf_loop_reason']}"))]
 
 # The programs, in tests/programs/ (the kernel tests build them too):
-# sum_reads(fd, buf, len) returns the bytes read until EOF; header_body(fd,
-# buf, max) reads a u64 little-endian length, then that many bytes.
+# sum_reads counts the bytes of file 0 until EOF; header_body reads a u64
+# little-endian length, then that many bytes; linked_pairs copies blocks as
+# linked read->write groups, all in flight at once; misbehaving.c's programs
+# misbehave.
 PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent / "programs"
 SUM_READS = (PROGRAMS_DIR / "sum_reads.c").read_text()
 MISBEHAVING = (PROGRAMS_DIR / "misbehaving.c").read_text()
@@ -43,11 +53,11 @@ def cli(*args, cwd=None, env=None):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     directory = tmp_path_factory.mktemp("programs")
-    done = cli("build", str(PROGRAMS_DIR / "sum_reads.c"), str(PROGRAMS_DIR / "header_body.c"),
+    done = cli("build", *(str(PROGRAMS_DIR / f"{name}.c") for name in USER),
                "-o", str(directory / "programs.chain"),
                *([] if HAVE_CLANG else ["--native-only"]), cwd=directory)
     assert done.returncode == 0, done.stderr
-    assert "sum_reads, header_body" in done.stdout
+    assert ", ".join(USER) in done.stdout
     return directory / "programs.chain"
 
 
@@ -66,20 +76,14 @@ def run_with(bundle, coro_fn):
     return aiouring.run(main())
 
 
-def pinned(size):
-    buffer = bytearray(size)
-    return buffer, memoryview(buffer), bpf.buffer_address(buffer)
+async def sum_reads(fd, chunk, path=None):
+    return await bpf.run("sum_reads", buffers=[bytearray(chunk)], files=[fd], path=path)
 
 
-async def sum_reads(fd, chunk):
-    buffer, view, address = pinned(chunk)
-    return await bpf.run("sum_reads", fd, address, chunk, keepalive=(buffer, view))
-
-
-async def header_body(fd, max_size):
-    buffer, view, address = pinned(max(max_size, 8))
-    length = await bpf.run("header_body", fd, address, max_size, keepalive=(buffer, view))
-    return bytes(view[:length])
+async def header_body(fd, max_size, path=None):
+    buffer = bytearray(max(max_size, 8))
+    length = await bpf.run("header_body", max_size, buffers=[buffer], files=[fd], path=path)
+    return bytes(buffer[:length])
 
 
 def header_body_reference(stream, max_size):
@@ -98,7 +102,7 @@ def header_body_reference(stream, max_size):
 
 def test_bundle_holds_both_builds_and_a_manifest(bundle):
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["programs"] == ["sum_reads", "header_body"]
+    assert manifest["programs"] == USER
     assert manifest["aiouring"] == aiouring.__version__
     assert manifest["first_index"] == len(BUILTINS)
     assert (bundle / "programs.so").read_bytes()[:4] == b"\x7fELF"
@@ -113,33 +117,32 @@ def test_register_adds_programs_after_the_builtins(bundle):
     async def main():
         loop = asyncio.get_running_loop()
         assert loop.bpf.program_names() == BUILTINS
-        assert bpf.register(bundle) == ["sum_reads", "header_body"]
+        assert bpf.register(bundle) == USER
         return loop.bpf.program_names(), bpf.program_names()
 
-    assert aiouring.run(main()) == (BUILTINS + ["sum_reads", "header_body"],) * 2
+    assert aiouring.run(main()) == (BUILTINS + USER,) * 2
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("size,chunk", [(0, 10), (1, 1), (100_000, 4096), (65536, 65536)])
-def test_sum_reads_counts_what_a_file_holds(bundle, tmp_path, size, chunk):
+def test_sum_reads_counts_what_a_file_holds(bundle, tmp_path, size, chunk, path):
     (tmp_path / "data").write_bytes(os.urandom(size))
 
     async def go(loop):
-        before = loop._program_stats()["loop_side_steps"]
         with open(tmp_path / "data", "rb") as f:
-            result = await sum_reads(f.fileno(), chunk)
-        return result, loop._program_stats()["loop_side_steps"] - before
+            result = await sum_reads(f.fileno(), chunk, path)
+        return result, result.steps, result.path
 
-    result, steps = run_with(bundle, go)
-    assert result == size
-    assert steps == -(-size // chunk) + 1          # every chunk, then EOF
+    assert run_with(bundle, go) == (size, -(-size // chunk) + 1, path)   # every chunk, then EOF
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=3000), announced=st.one_of(st.none(), st.integers(0, 5000)),
        max_size=st.integers(0, 4000), cut=st.one_of(st.none(), st.integers(0, 3010)),
        pipe_chunks=st.integers(1, 4))
-def test_header_body_matches_the_python_reference(bundle, body, announced, max_size, cut,
+def test_header_body_matches_the_python_reference(bundle, path, body, announced, max_size, cut,
                                                   pipe_chunks):
     length = len(body) if announced is None else announced
     stream = struct.pack("<Q", length) + body
@@ -151,7 +154,7 @@ def test_header_body_matches_the_python_reference(bundle, body, announced, max_s
         r, w = os.pipe()
         try:
             # written in pieces from the loop, so the reads come back short
-            task = asyncio.ensure_future(header_body(r, max_size))
+            task = asyncio.ensure_future(header_body(r, max_size, path))
             step = -(-len(stream) // pipe_chunks) if stream else 1
             for i in range(0, len(stream), step):
                 os.write(w, stream[i:i + step])
@@ -170,60 +173,164 @@ def test_header_body_matches_the_python_reference(bundle, body, announced, max_s
     assert run_with(bundle, go) == expected
 
 
-def test_errors_are_oserrors_like_pythons(bundle):
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("blocks,size,broken", [(1, 512, None), (7, 4096, None), (32, 100, None),
+                                               (5, 4096, 3)])
+def test_fan_out_of_linked_groups_over_buffer_indices(bundle, tmp_path, path, blocks, size,
+                                                      broken):
+    """linked_pairs: a read->write linked group per block, every group in
+    flight at once; the context region gathers the writes' results. A read
+    past the end of its file (a short read breaks the link) cancels its own
+    write and no other."""
+    data = os.urandom(blocks * size)
+    readable = data if broken is None else data[:broken * size + size // 2]
+    (tmp_path / "in").write_bytes(readable)
+
+    async def go(loop):
+        with open(tmp_path / "in", "rb") as src, open(tmp_path / "out", "wb") as dst:
+            result = await bpf.run("linked_pairs", blocks, size, buffers=[bytearray(blocks * size)],
+                                   files=[src, dst], context=4 * blocks, path=path)
+        return int(result), list(struct.unpack(f"<{blocks}i", result.context)), result.steps
+
+    written, per_write, steps = run_with(bundle, go)
+    assert steps == 2 * blocks
+    out = (tmp_path / "out").read_bytes()
+    if broken is None:
+        assert per_write == [size] * blocks and written == blocks * size
+        assert out == data
+    else:
+        expected = [size] * blocks
+        expected[broken] = -errno.ECANCELED
+        expected[broken + 1:] = [-errno.ECANCELED] * (blocks - broken - 1)
+        assert per_write == expected
+        assert written == broken * size
+        assert out == data[:broken * size]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_errors_are_oserrors_like_pythons(bundle, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await sum_reads(9999, 100)
+            await sum_reads(9999, 100, path)
         return info.value
 
     error = run_with(bundle, go)
     with pytest.raises(OSError) as reference:
         os.read(9999, 100)
+    assert type(error) is type(reference.value)
     assert (error.errno, error.strerror) == (reference.value.errno, reference.value.strerror)
 
 
-def test_runaway_program_ends_with_eloop_and_the_loop_stays_usable(misbehaving, tmp_path):
-    (tmp_path / "data").write_bytes(b"x" * 1000)
-
+@pytest.mark.parametrize("path", PATHS)
+def test_runaway_program_ends_with_eloop_and_the_loop_stays_usable(misbehaving, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await bpf.run("spin", max_steps=1000)
+            await bpf.run("spin", max_steps=1000, path=path)
         ticks = []
         loop.call_soon(ticks.append, 1)
         with pytest.raises(OSError) as default:
-            await bpf.run("spin")          # the default limit, 2**20 steps
+            await bpf.run("spin", path=path)          # the default limit, 2**20 steps
         await asyncio.sleep(0)
-        return info.value.errno, default.value.errno, ticks, await bpf.nop_chain(7)
+        return info.value.errno, default.value.errno, ticks, await bpf.nop_chain(7, path=path)
 
     assert run_with(misbehaving, go) == (errno.ELOOP, errno.ELOOP, [1], 7)
 
 
-def test_program_issuing_no_request_ends_with_eio(misbehaving):
+@pytest.mark.parametrize("path", PATHS)
+def test_program_waiting_with_nothing_in_flight_ends_with_eio(misbehaving, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await bpf.run("idle")
-        return info.value.errno, await bpf.nop_chain(3)
+            await bpf.run("idle", path=path)
+        return info.value.errno, await bpf.nop_chain(3, path=path)
 
     assert run_with(misbehaving, go) == (errno.EIO, 3)
 
 
-def test_program_issuing_two_requests_at_once_ends_with_einval(misbehaving):
+# misuse(kind, a, b) in misbehaving.c, and what the driver answers.
+MISUSE = {
+    "buffer index": ((0, 3, 0), errno.EFAULT, "names buffer 3, but the chain was given 2 buffers"),
+    "range": ((1, 4000, 200), errno.EFAULT, "bytes 4000..4200 of buffer 0 (writable, 4096 bytes)"),
+    "huge range": ((1, 0xFFFFFFF0, 0x20), errno.EFAULT, "of buffer 0"),
+    "read-only buffer": ((2, 1, 0), errno.EFAULT, "writes into buffer 1 (read-only, 3 bytes)"),
+    "file index": ((3, 5, 0), errno.EBADF, "names file 5, but the chain was given 1 file"),
+    "path from data": ((4, 0, 0), errno.EFAULT, "takes a path from buffer 0"),
+    "too many": ((5, 0, 0), errno.EBUSY, "more than 64 requests in flight"),
+    "direct descriptor": ((7, 9, 0), errno.EBADF, "direct descriptor"),
+    "unlinked link_timeout": ((8, 0, 0), errno.EINVAL, "link_timeout must follow"),
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("case", sorted(MISUSE))
+def test_a_request_outside_what_was_handed_over_is_refused(misbehaving, tmp_path, path, case):
+    """Each misuse ends its chain with ChainRequestError (an OSError) before
+    anything reaches a ring: the file is never read, the buffers keep their
+    bytes, and the loop goes on."""
+    args, err, words = MISUSE[case]
+    (tmp_path / "f").write_bytes(b"z" * 8192)
+    buffer = bytearray(b"\x01" * 4096)
+
+    async def go(loop):
+        with open(tmp_path / "f", "rb") as f:
+            with pytest.raises(bpf.ChainRequestError) as info:
+                await bpf.run("misuse", *args, buffers=[buffer, b"abc"], files=[f], path=path)
+            position = os.lseek(f.fileno(), 0, os.SEEK_CUR)
+        return info.value, position, await bpf.nop_chain(2, path=path)
+
+    error, position, after = run_with(misbehaving, go)
+    assert isinstance(error, OSError) and isinstance(error, bpf.ChainProgramError)
+    assert error.errno == err, error
+    assert words in str(error) and "'misuse'" in str(error)
+    assert buffer == b"\x01" * 4096 and position == 0 and after == 2
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_opcode_programs_may_not_use_is_refused(misbehaving, path):
+    async def go(loop):
+        with pytest.raises(bpf.ChainRequestError) as info:
+            await bpf.run("bad_opcode", path=path)
+        return info.value.errno, str(info.value), await bpf.nop_chain(3, path=path)
+
+    code, message, after = run_with(misbehaving, go)
+    assert (code, after) == (errno.EINVAL, 3)
+    assert "opcode 1, which chain programs may not use" in message
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("offset", [4089, 4096, 1 << 31])
+def test_chain_load_outside_a_buffer_fails_inside_the_program(misbehaving, path, offset):
+    """chain_load() of a range it was not given reads nothing and returns
+    -EFAULT to the program (here: its result)."""
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await bpf.run("twice")
-        await asyncio.sleep(0.01)           # the cancelled first request comes back
-        return info.value.errno, await bpf.nop_chain(3)
+            await bpf.run("misuse", 6, offset, buffers=[bytearray(4096)], path=path)
+        return info.value
 
-    assert run_with(misbehaving, go) == (errno.EINVAL, 3)
+    error = run_with(misbehaving, go)
+    assert error.errno == errno.EFAULT and not isinstance(error, bpf.ChainRequestError)
 
 
-def test_bad_request_comes_back_to_the_program_as_an_error(misbehaving):
+def test_raw_addresses_are_refused_and_buffers_stay_pinned(bundle, tmp_path):
+    """Chains take buffer objects, never addresses, and hold them until the
+    chain ended: a bytearray a chain uses cannot be resized meanwhile."""
     async def go(loop):
-        with pytest.raises(OSError) as info:
-            await bpf.run("bad_sqe")
-        return info.value.errno, await bpf.nop_chain(3)
+        with pytest.raises(TypeError, match="not addresses"):
+            await bpf.run("sum_reads", buffers=[id(tmp_path)], files=[0])
+        r, w = os.pipe()
+        buffer = bytearray(64)
+        chain = bpf.start("sum_reads", buffers=[buffer], files=[r], path="loop-side")
+        await asyncio.sleep(0.01)
+        with pytest.raises(BufferError):
+            buffer.extend(b"more")
+        os.write(w, b"x" * 10)
+        os.close(w)
+        result = await chain
+        buffer.extend(b"more")              # released once the chain ended
+        os.close(r)
+        return result, len(buffer)
 
-    assert run_with(misbehaving, go) == (errno.EINVAL, 3)
+    assert run_with(bundle, go) == (10, 68)
+    assert not hasattr(bpf, "buffer_address")
 
 
 def test_compile_error_raises_build_error_with_the_compiler_message(tmp_path):
@@ -254,10 +361,10 @@ __attribute__((noinline)) int six(int a, int b, int c, int d, int e, int f)
 static int six_args_start(struct aiouring_chain *c, struct chain_io *io)
 {
 	c->var[0] = six(c->arg[0], 1, 2, 3, 4, c->arg[1]);
-	return chain_nop(io);
+	return chain_nop(io, 0);
 }
 
-static int six_args_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+static int six_args_step(struct aiouring_chain *c, struct chain_io *io, __u32 tag, __s32 res)
 {
 	return chain_finish(c, c->var[0]);
 }
