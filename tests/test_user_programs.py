@@ -24,7 +24,7 @@ from aiouring.bpf.build import build
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
 BUILTINS = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain", "multi_read",
             "read_file", "btree_lookup", "splice_relay"]
-USER = ["sum_reads", "header_body", "linked_pairs"]
+USER = ["sum_reads", "header_body", "linked_pairs", "linked_body", "opcodes"]
 HAVE_CLANG = shutil.which("clang") is not None and os.path.exists(
     "/usr/include/bpf/bpf_helpers.h")
 KERNEL = aiouring.features()["bpf_loop"]
@@ -459,3 +459,159 @@ def test_register_needs_an_aiouring_loop(bundle):
             bpf.register(bundle)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("body_size,room", [(0, 16), (1000, 4096), (5000, 4096)])
+def test_program_attached_to_a_linked_chain(bundle, tmp_path, path, body_size, room):
+    """open + read the header as one linked chain; the program reads the body
+    the header announces from the direct descriptor the chain opened, and
+    closes it: one resume, no descriptor left behind."""
+    from aiouring import ops
+    body = os.urandom(body_size)
+    (tmp_path / "record").write_bytes(struct.pack("<Q", body_size) + body)
+
+    async def go(loop):
+        header, target = bytearray(8), bytearray(room)
+        opened = ops.openat(tmp_path / "record", os.O_RDONLY, direct=True)
+        before = loop._link_stats()["direct_descriptors"]
+        try:
+            result = await aiouring.chain(opened, ops.read(opened, header, 0),
+                                          program="linked_body", buffers=[header, target],
+                                          path=path)
+        except OSError as exc:
+            return exc.errno, None, None, None
+        return (int(result), bytes(target[:result]), result.linked,
+                loop._link_stats()["direct_descriptors"] - before)
+
+    value, data, linked, leaked = run_with(bundle, go)
+    if body_size > room:
+        assert value == errno.EMSGSIZE
+        return
+    assert (value, data) == (body_size, body)
+    assert linked == [None, 8]          # the steps' outcomes, as aiouring.chain() gives them
+    assert leaked == 0
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_failing_linked_step_reaches_the_program_and_cancels_the_rest(bundle, tmp_path, path):
+    from aiouring import ops
+
+    async def go(loop):
+        opened = ops.openat(tmp_path / "missing", os.O_RDONLY, direct=True)
+        header = bytearray(8)
+        with pytest.raises(FileNotFoundError):
+            await aiouring.chain(opened, ops.read(opened, header, 0), program="linked_body",
+                                 buffers=[header, bytearray(16)], path=path)
+        return await bpf.nop_chain(2, path=path)
+
+    assert run_with(bundle, go) == 2
+
+
+def test_chain_arguments_are_checked(bundle):
+    from aiouring import ops
+
+    async def go(loop):
+        with pytest.raises(TypeError, match="program="):
+            aiouring.chain(ops.nop(), buffers=[bytearray(1)])
+        with pytest.raises(TypeError, match="timeout"):
+            aiouring.chain(ops.nop(), program="linked_body", timeout=1)
+        with pytest.raises(ValueError, match="at most 16 steps"):
+            aiouring.chain(*[ops.nop()] * 17, program="linked_body")
+        with pytest.raises(TypeError, match="aiouring.ops"):
+            aiouring.chain("nop", program="linked_body")
+        with pytest.raises(ValueError, match="no chain program named"):
+            aiouring.chain(ops.nop(), program="nope")
+        return True
+
+    assert run_with(bundle, go)
+
+
+def opcode_results(result, count):
+    return list(struct.unpack(f"<{count}i", result.context[:4 * count]))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_openat_statx_read_fsync_close(bundle, tmp_path, path):
+    data = os.urandom(3000)
+    (tmp_path / "f").write_bytes(data)
+
+    async def go(loop):
+        target = bytearray(4096)
+        fds = len(os.listdir("/proc/self/fd"))
+        result = await bpf.run("opcodes", 0, buffers=[tmp_path / "f", target], context=512,
+                               path=path)
+        size, = struct.unpack_from("<Q", result.context, 256 + 40)       # stx_size
+        return (int(result), bytes(target[:result]), opcode_results(result, 5), size,
+                len(os.listdir("/proc/self/fd")) - fds)
+
+    read, got, results, size, leaked = run_with(bundle, go)
+    assert (read, got, size, leaked) == (3000, data, 3000, 0)
+    assert results == [0, 0, 3000, 0, 0]        # openat (direct), statx, read, fsync, close
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_accept_connect_send_zc_recv(bundle, path):
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.socket()
+    payload = os.urandom(20000)
+
+    async def go(loop):
+        target = bytearray(len(payload))
+        result = await bpf.run("opcodes", 1, files=[listener, client],
+                               buffers=[bpf.sockaddr(client, listener.getsockname()), payload,
+                                        target], context=16, path=path)
+        return int(result), bytes(target), opcode_results(result, 4)
+
+    try:
+        received, got, results = run_with(bundle, go)
+    finally:
+        listener.close()
+        client.close()
+    assert (received, got) == (len(payload), payload)
+    assert results == [0, 0, len(payload), len(payload)]     # accept (direct), connect, send, recv
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_splice_through_a_pipe(bundle, tmp_path, path):
+    data = os.urandom(10000)
+    (tmp_path / "in").write_bytes(data)
+
+    async def go(loop):
+        r, w = os.pipe()
+        try:
+            with open(tmp_path / "in", "rb") as src, open(tmp_path / "out", "wb") as dst:
+                result = await bpf.run("opcodes", 2, 6000, files=[src, w, r, dst], context=8,
+                                       path=path)
+        finally:
+            os.close(r)
+            os.close(w)
+        return int(result), opcode_results(result, 2)
+
+    assert run_with(bundle, go) == (6000, [6000, 6000])
+    assert (tmp_path / "out").read_bytes() == data[:6000]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_timeout_and_link_timeout(bundle, path):
+    import socket
+    a, b = socket.socketpair()
+
+    async def go(loop):
+        start = loop.time()
+        result = await bpf.run("opcodes", 3, 30_000_000, 10_000_000, files=[a],
+                               buffers=[bytearray(1)], context=12, path=path)
+        return int(result), opcode_results(result, 3), loop.time() - start
+
+    try:
+        value, results, elapsed = run_with(bundle, go)
+    finally:
+        a.close()
+        b.close()
+    assert value == 0
+    # the timeout expires; the recv is cancelled by its link_timeout, which expires
+    assert results == [-errno.ETIME, -errno.ECANCELED, -errno.ETIME]
+    assert 0.025 <= elapsed < 2

@@ -192,21 +192,13 @@ def path():
     return "kernel" if features()["bpf_loop"] else "loop-side"
 
 
-def _index(loop, name):
-    names = loop._programs.names()
-    try:
-        return names.index(name)
-    except ValueError:
-        raise ValueError(f"no chain program named {name!r}; have {names}") from None
-
-
 def start(name, *args, buffers=(), files=(), context=0, max_steps=None, path=None,
           linked=None):
     """Starts program `name` (a built-in or a registered one) on the running
     loop and returns a RunningChain: await it for the result; its context()
     reads the context region while the chain runs. See run()."""
     loop = _running_loop()
-    index = _index(loop, name)
+    index = loop._programs.index_of(name)
     if path is None:
         path = _forced_path()
     if max_steps is None:

@@ -109,6 +109,7 @@ cdef class ChainPrograms:
     cdef object dispatcher_object               # the registered bundle's BPF object
     cdef int kernel_program_count               # programs the ring's dispatcher has
     cdef PathChoice choice
+    cdef dict index_by_name                     # program name -> index (built on use)
     cdef readonly unsigned long long chains_loop_side
     cdef readonly unsigned long long steps_loop_side
     cdef unsigned long long chains_in_stopped_rings   # kernel counts of rings

@@ -217,6 +217,7 @@ cdef class ChainPrograms:
         self.user_programs = programs
         self.user_program_count = count
         self.user_bundle = (bundle, library, names)
+        self.index_by_name = None
         return names
 
     cdef int close(self) except -1:
@@ -247,6 +248,15 @@ cdef class ChainPrograms:
         """The programs, in index order: the built-ins, then the registered ones."""
         return [self.program_at(i).name.decode() for i in range(self.program_count())]
 
+    def index_of(self, name):
+        """The index of the program called name; ValueError if there is none."""
+        if self.index_by_name is None:
+            self.index_by_name = {n: i for i, n in enumerate(self.names())}
+        try:
+            return self.index_by_name[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"no chain program named {name!r}; have {self.names()}") from None
+
     def start(self, int index, tuple args, buffers=(), files=(), Py_ssize_t context=0,
               unsigned max_steps=DEFAULT_MAX_STEPS, path=None, linked=None):
         """Starts program `index` and returns a RunningChain (await it for the
@@ -262,6 +272,7 @@ cdef class ChainPrograms:
         cdef LoopSideProgram local
         cdef ProgramRing ring = None
         cdef ChainInputs inputs
+        cdef AttachedSteps steps = None
         cdef bint kernel = False
         cdef int i
         self.loop.check_closed()
@@ -282,7 +293,8 @@ cdef class ChainPrograms:
             path = "auto"
         elif path not in CHAIN_PATHS:
             raise ValueError(f"path must be one of {CHAIN_PATHS}, not {path!r}")
-        steps = None if linked is None else AttachedSteps.create(tuple(linked))
+        if linked is not None:
+            steps = AttachedSteps.create(tuple(linked))
         inputs = _inputs(buffers, files)
         if path != "loop-side":
             ring = self.program_ring(path == "kernel")
