@@ -69,11 +69,42 @@ def misbehaving(tmp_path_factory):
 
 
 def run_with(bundle, coro_fn):
+    """coro_fn(loop) on a new loop with the bundle registered."""
     async def main():
         loop = asyncio.get_running_loop()
         loop.bpf.register(bundle)
         return await coro_fn(loop)
     return aiouring.run(main())
+
+
+def loop_with(bundle):
+    loop = aiouring.new_event_loop()
+    loop.run_until_complete(_register(loop, bundle))
+    return loop
+
+
+async def _register(loop, bundle):
+    loop.bpf.register(bundle)
+
+
+@pytest.fixture(scope="module")
+def programs(bundle):
+    """One loop for the module's tests, with the bundle registered once (in
+    the kernel, register() loads and verifies the dispatcher)."""
+    loop = loop_with(bundle)
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def bad_programs(misbehaving):
+    loop = loop_with(misbehaving)
+    yield loop
+    loop.close()
+
+
+def run_on(loop, coro_fn):
+    return loop.run_until_complete(coro_fn(loop))
 
 
 async def sum_reads(fd, chunk, path=None):
@@ -125,7 +156,7 @@ def test_register_adds_programs_after_the_builtins(bundle):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("size,chunk", [(0, 10), (1, 1), (100_000, 4096), (65536, 65536)])
-def test_sum_reads_counts_what_a_file_holds(bundle, tmp_path, size, chunk, path):
+def test_sum_reads_counts_what_a_file_holds(programs, tmp_path, size, chunk, path):
     (tmp_path / "data").write_bytes(os.urandom(size))
 
     async def go(loop):
@@ -133,16 +164,16 @@ def test_sum_reads_counts_what_a_file_holds(bundle, tmp_path, size, chunk, path)
             result = await sum_reads(f.fileno(), chunk, path)
         return result, result.steps, result.path
 
-    assert run_with(bundle, go) == (size, -(-size // chunk) + 1, path)   # every chunk, then EOF
+    assert run_on(programs, go) == (size, -(-size // chunk) + 1, path)   # every chunk, then EOF
 
 
 @pytest.mark.parametrize("path", PATHS)
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=40 if not os.environ.get("AIOURING_IN_KERNELVM") else 8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=3000), announced=st.one_of(st.none(), st.integers(0, 5000)),
        max_size=st.integers(0, 4000), cut=st.one_of(st.none(), st.integers(0, 3010)),
        pipe_chunks=st.integers(1, 4))
-def test_header_body_matches_the_python_reference(bundle, path, body, announced, max_size, cut,
+def test_header_body_matches_the_python_reference(programs, path, body, announced, max_size, cut,
                                                   pipe_chunks):
     length = len(body) if announced is None else announced
     stream = struct.pack("<Q", length) + body
@@ -170,13 +201,13 @@ def test_header_body_matches_the_python_reference(bundle, path, body, announced,
             if w >= 0:
                 os.close(w)
 
-    assert run_with(bundle, go) == expected
+    assert run_on(programs, go) == expected
 
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("blocks,size,broken", [(1, 512, None), (7, 4096, None), (32, 100, None),
                                                (5, 4096, 3)])
-def test_fan_out_of_linked_groups_over_buffer_indices(bundle, tmp_path, path, blocks, size,
+def test_fan_out_of_linked_groups_over_buffer_indices(programs, tmp_path, path, blocks, size,
                                                       broken):
     """linked_pairs: a read->write linked group per block, every group in
     flight at once; the context region gathers the writes' results. A read
@@ -192,7 +223,7 @@ def test_fan_out_of_linked_groups_over_buffer_indices(bundle, tmp_path, path, bl
                                    files=[src, dst], context=4 * blocks, path=path)
         return int(result), list(struct.unpack(f"<{blocks}i", result.context)), result.steps
 
-    written, per_write, steps = run_with(bundle, go)
+    written, per_write, steps = run_on(programs, go)
     assert steps == 2 * blocks
     out = (tmp_path / "out").read_bytes()
     if broken is None:
@@ -208,13 +239,13 @@ def test_fan_out_of_linked_groups_over_buffer_indices(bundle, tmp_path, path, bl
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_errors_are_oserrors_like_pythons(bundle, path):
+def test_errors_are_oserrors_like_pythons(programs, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
             await sum_reads(9999, 100, path)
         return info.value
 
-    error = run_with(bundle, go)
+    error = run_on(programs, go)
     with pytest.raises(OSError) as reference:
         os.read(9999, 100)
     assert type(error) is type(reference.value)
@@ -222,7 +253,7 @@ def test_errors_are_oserrors_like_pythons(bundle, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_runaway_program_ends_with_eloop_and_the_loop_stays_usable(misbehaving, path):
+def test_runaway_program_ends_with_eloop_and_the_loop_stays_usable(bad_programs, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
             await bpf.run("spin", max_steps=1000, path=path)
@@ -233,17 +264,17 @@ def test_runaway_program_ends_with_eloop_and_the_loop_stays_usable(misbehaving, 
         await asyncio.sleep(0)
         return info.value.errno, default.value.errno, ticks, await bpf.nop_chain(7, path=path)
 
-    assert run_with(misbehaving, go) == (errno.ELOOP, errno.ELOOP, [1], 7)
+    assert run_on(bad_programs, go) == (errno.ELOOP, errno.ELOOP, [1], 7)
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_program_waiting_with_nothing_in_flight_ends_with_eio(misbehaving, path):
+def test_program_waiting_with_nothing_in_flight_ends_with_eio(bad_programs, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
             await bpf.run("idle", path=path)
         return info.value.errno, await bpf.nop_chain(3, path=path)
 
-    assert run_with(misbehaving, go) == (errno.EIO, 3)
+    assert run_on(bad_programs, go) == (errno.EIO, 3)
 
 
 # misuse(kind, a, b) in misbehaving.c, and what the driver answers.
@@ -262,7 +293,7 @@ MISUSE = {
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", sorted(MISUSE))
-def test_a_request_outside_what_was_handed_over_is_refused(misbehaving, tmp_path, path, case):
+def test_a_request_outside_what_was_handed_over_is_refused(bad_programs, tmp_path, path, case):
     """Each misuse ends its chain with ChainRequestError (an OSError) before
     anything reaches a ring: the file is never read, the buffers keep their
     bytes, and the loop goes on."""
@@ -277,7 +308,7 @@ def test_a_request_outside_what_was_handed_over_is_refused(misbehaving, tmp_path
             position = os.lseek(f.fileno(), 0, os.SEEK_CUR)
         return info.value, position, await bpf.nop_chain(2, path=path)
 
-    error, position, after = run_with(misbehaving, go)
+    error, position, after = run_on(bad_programs, go)
     assert isinstance(error, OSError) and isinstance(error, bpf.ChainProgramError)
     assert error.errno == err, error
     assert words in str(error) and "'misuse'" in str(error)
@@ -285,20 +316,20 @@ def test_a_request_outside_what_was_handed_over_is_refused(misbehaving, tmp_path
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_an_opcode_programs_may_not_use_is_refused(misbehaving, path):
+def test_an_opcode_programs_may_not_use_is_refused(bad_programs, path):
     async def go(loop):
         with pytest.raises(bpf.ChainRequestError) as info:
             await bpf.run("bad_opcode", path=path)
         return info.value.errno, str(info.value), await bpf.nop_chain(3, path=path)
 
-    code, message, after = run_with(misbehaving, go)
+    code, message, after = run_on(bad_programs, go)
     assert (code, after) == (errno.EINVAL, 3)
     assert "opcode 1, which chain programs may not use" in message
 
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("offset", [4089, 4096, 1 << 31])
-def test_chain_load_outside_a_buffer_fails_inside_the_program(misbehaving, path, offset):
+def test_chain_load_outside_a_buffer_fails_inside_the_program(bad_programs, path, offset):
     """chain_load() of a range it was not given reads nothing and returns
     -EFAULT to the program (here: its result)."""
     async def go(loop):
@@ -306,11 +337,11 @@ def test_chain_load_outside_a_buffer_fails_inside_the_program(misbehaving, path,
             await bpf.run("misuse", 6, offset, buffers=[bytearray(4096)], path=path)
         return info.value
 
-    error = run_with(misbehaving, go)
+    error = run_on(bad_programs, go)
     assert error.errno == errno.EFAULT and not isinstance(error, bpf.ChainRequestError)
 
 
-def test_raw_addresses_are_refused_and_buffers_stay_pinned(bundle, tmp_path):
+def test_raw_addresses_are_refused_and_buffers_stay_pinned(programs, tmp_path):
     """Chains take buffer objects, never addresses, and hold them until the
     chain ended: a bytearray a chain uses cannot be resized meanwhile."""
     async def go(loop):
@@ -329,7 +360,7 @@ def test_raw_addresses_are_refused_and_buffers_stay_pinned(bundle, tmp_path):
         os.close(r)
         return result, len(buffer)
 
-    assert run_with(bundle, go) == (10, 68)
+    assert run_on(programs, go) == (10, 68)
     assert not hasattr(bpf, "buffer_address")
 
 
@@ -463,7 +494,7 @@ def test_register_needs_an_aiouring_loop(bundle):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("body_size,room", [(0, 16), (1000, 4096), (5000, 4096)])
-def test_program_attached_to_a_linked_chain(bundle, tmp_path, path, body_size, room):
+def test_program_attached_to_a_linked_chain(programs, tmp_path, path, body_size, room):
     """open + read the header as one linked chain; the program reads the body
     the header announces from the direct descriptor the chain opened, and
     closes it: one resume, no descriptor left behind."""
@@ -484,7 +515,7 @@ def test_program_attached_to_a_linked_chain(bundle, tmp_path, path, body_size, r
         return (int(result), bytes(target[:result]), result.linked,
                 loop._link_stats()["direct_descriptors"] - before)
 
-    value, data, linked, leaked = run_with(bundle, go)
+    value, data, linked, leaked = run_on(programs, go)
     if body_size > room:
         assert value == errno.EMSGSIZE
         return
@@ -494,7 +525,7 @@ def test_program_attached_to_a_linked_chain(bundle, tmp_path, path, body_size, r
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_a_failing_linked_step_reaches_the_program_and_cancels_the_rest(bundle, tmp_path, path):
+def test_a_failing_linked_step_reaches_the_program_and_cancels_the_rest(programs, tmp_path, path):
     from aiouring import ops
 
     async def go(loop):
@@ -505,10 +536,10 @@ def test_a_failing_linked_step_reaches_the_program_and_cancels_the_rest(bundle, 
                                  buffers=[header, bytearray(16)], path=path)
         return await bpf.nop_chain(2, path=path)
 
-    assert run_with(bundle, go) == 2
+    assert run_on(programs, go) == 2
 
 
-def test_chain_arguments_are_checked(bundle):
+def test_chain_arguments_are_checked(programs):
     from aiouring import ops
 
     async def go(loop):
@@ -524,7 +555,7 @@ def test_chain_arguments_are_checked(bundle):
             aiouring.chain(ops.nop(), program="nope")
         return True
 
-    assert run_with(bundle, go)
+    assert run_on(programs, go)
 
 
 def opcode_results(result, count):
@@ -532,7 +563,7 @@ def opcode_results(result, count):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_openat_statx_read_fsync_close(bundle, tmp_path, path):
+def test_openat_statx_read_fsync_close(programs, tmp_path, path):
     data = os.urandom(3000)
     (tmp_path / "f").write_bytes(data)
 
@@ -545,13 +576,13 @@ def test_openat_statx_read_fsync_close(bundle, tmp_path, path):
         return (int(result), bytes(target[:result]), opcode_results(result, 5), size,
                 len(os.listdir("/proc/self/fd")) - fds)
 
-    read, got, results, size, leaked = run_with(bundle, go)
+    read, got, results, size, leaked = run_on(programs, go)
     assert (read, got, size, leaked) == (3000, data, 3000, 0)
     assert results == [0, 0, 3000, 0, 0]        # openat (direct), statx, read, fsync, close
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_accept_connect_send_zc_recv(bundle, path):
+def test_accept_connect_send_zc_recv(programs, path):
     import socket
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -567,7 +598,7 @@ def test_accept_connect_send_zc_recv(bundle, path):
         return int(result), bytes(target), opcode_results(result, 4)
 
     try:
-        received, got, results = run_with(bundle, go)
+        received, got, results = run_on(programs, go)
     finally:
         listener.close()
         client.close()
@@ -576,7 +607,7 @@ def test_accept_connect_send_zc_recv(bundle, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_splice_through_a_pipe(bundle, tmp_path, path):
+def test_splice_through_a_pipe(programs, tmp_path, path):
     data = os.urandom(10000)
     (tmp_path / "in").write_bytes(data)
 
@@ -591,12 +622,12 @@ def test_splice_through_a_pipe(bundle, tmp_path, path):
             os.close(w)
         return int(result), opcode_results(result, 2)
 
-    assert run_with(bundle, go) == (6000, [6000, 6000])
+    assert run_on(programs, go) == (6000, [6000, 6000])
     assert (tmp_path / "out").read_bytes() == data[:6000]
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_timeout_and_link_timeout(bundle, path):
+def test_timeout_and_link_timeout(programs, path):
     import socket
     a, b = socket.socketpair()
 
@@ -607,7 +638,7 @@ def test_timeout_and_link_timeout(bundle, path):
         return int(result), opcode_results(result, 3), loop.time() - start
 
     try:
-        value, results, elapsed = run_with(bundle, go)
+        value, results, elapsed = run_on(programs, go)
     finally:
         a.close()
         b.close()

@@ -316,29 +316,31 @@ async def multi_read(file, offsets, size=4096, *, into=None, path=None):
     aiouring.ops.buffer(), for O_DIRECT files) the data stays there, read i
     at i * size, and the counts are returned. A failed read raises its
     OSError (the first one, in the order of offsets)."""
-    offsets = list(offsets)
+    if not isinstance(offsets, (list, tuple)):
+        offsets = list(offsets)
     count = len(offsets)
     if count > MULTI_READ_MAX:
         raise ValueError(f"multi_read reads at most {MULTI_READ_MAX} blocks per chain")
     if size <= 0:
         raise ValueError("size must be positive")
-    if any(o < 0 for o in offsets):
-        raise ValueError("offsets must not be negative")
+    if count == 0:
+        return []
+    try:
+        table = struct.pack(f"<{count}Q", *offsets)
+    except struct.error:
+        raise ValueError("offsets are integers from 0 to 2**64 - 1") from None
     if into is None:
         target = bytearray(count * size)
     else:
         target = into
-        if len(memoryview(into).cast("B")) < count * size:
+        if memoryview(into).nbytes < count * size:
             raise ValueError(f"into holds fewer than {count} * {size} bytes")
-    if count == 0:
-        return []
-    table = struct.pack(f"<{count}Q", *offsets)
     result = await run("multi_read", count, size, buffers=[target, table], files=[file],
                        context=4 * count, path=path)
     counts = struct.unpack(f"<{count}i", result.context)
-    for res in counts:
-        if res < 0:
-            raise OSError(-res, os.strerror(-res))
+    if min(counts) < 0:
+        res = next(res for res in counts if res < 0)
+        raise OSError(-res, os.strerror(-res))
     if into is not None:
         return list(counts)
     view = memoryview(target)

@@ -222,6 +222,10 @@ cdef extern from "programs/program_ring.h" nogil:
     int aiouring_program_ring_supported()
     int aiouring_program_ring_start(const char *object_path, int notify_fd,
                                     aiouring_program_ring **out, char *err, size_t errlen)
+    int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+                                    aiouring_program_ring **out)
+    int aiouring_program_ring_ready(aiouring_program_ring *r, int wait, char *err, size_t errlen)
+    void aiouring_program_ring_discard(aiouring_program_ring *r)
     int aiouring_program_ring_fd(aiouring_program_ring *r)
     aiouring_chains *aiouring_program_ring_chains(aiouring_program_ring *r)
     aiouring_chain_control *aiouring_program_ring_control(aiouring_program_ring *r)

@@ -100,29 +100,54 @@ cdef class ProgramRing:
             self.ring = NULL
 
     @staticmethod
-    cdef ProgramRing start(str object_path, int notify_fd):
-        """Starts a program ring; raises RuntimeError saying why it cannot."""
+    cdef ProgramRing begin(str object_path, int notify_fd):
+        """Starts a program ring without waiting: loading and verifying its
+        dispatcher takes the thread a while; ready() says when it is done."""
         cdef ProgramRing self = ProgramRing.__new__(ProgramRing)
         cdef bytes path = fsencode(object_path)
-        cdef const char* cpath = path
+        cdef int ret = aiouring_program_ring_begin(path, notify_fd, &self.ring)
+        if ret < 0:
+            raise RuntimeError(strerror(-ret).decode())
+        self.starting = True
+        return self
+
+    @staticmethod
+    cdef ProgramRing start(str object_path, int notify_fd):
+        """Starts a program ring; raises RuntimeError saying why it cannot."""
+        cdef ProgramRing self = ProgramRing.begin(object_path, notify_fd)
+        self.ready(True)
+        return self
+
+    cdef int ready(self, bint wait) except -1:
+        """1 when the ring takes chains, 0 while it still starts (wait: until
+        it is done); RuntimeError saying why when it could not start."""
         cdef size_t size = 1 << 18
-        cdef char* err = <char*>PyMem_Malloc(size)
+        cdef char* err
         cdef int ret
-        if err is NULL:
-            raise MemoryError()
-        err[0] = 0
-        try:
-            with nogil:
-                ret = aiouring_program_ring_start(cpath, notify_fd, &self.ring, err, size)
-            if ret < 0:
+        if not self.starting:
+            return 1
+        with nogil:
+            ret = aiouring_program_ring_ready(self.ring, wait, NULL, 0)
+        if ret == 0:
+            return 0
+        self.starting = False
+        if ret < 0:
+            err = <char*>PyMem_Malloc(size)
+            if err is NULL:
+                raise MemoryError()
+            try:
+                err[0] = 0
+                aiouring_program_ring_ready(self.ring, 0, err, size)
                 message = err.decode(errors="replace").strip() or strerror(-ret).decode()
-                raise RuntimeError(message)
-        finally:
-            PyMem_Free(err)
+            finally:
+                PyMem_Free(err)
+            aiouring_program_ring_discard(self.ring)
+            self.ring = NULL
+            raise RuntimeError(message)
         self.chains = aiouring_program_ring_chains(self.ring)
         self.control = aiouring_program_ring_control(self.ring)
         self.fd = aiouring_program_ring_fd(self.ring)
-        return self
+        return 1
 
     cdef int count(self, uint32_t where, uint32_t steps) except -1:
         if where == CHAIN_RAN_IN_KERNEL:
@@ -139,6 +164,8 @@ cdef class ProgramRing:
         return 0
 
     cdef int failed(self):
+        if self.starting:
+            return 0
         return aiouring_program_ring_failed(self.ring) if self.ring is not NULL else -EBADF
 
     cdef object run(self, ChainPrograms owner, ProgramOperation template, unsigned max_steps):
@@ -246,6 +273,7 @@ cdef class ProgramRing:
             return 0
         with nogil:
             ret = aiouring_program_ring_stop(self.ring, PROGRAM_RING_STOP_TIMEOUT)
+        self.starting = False
         for op in list(self.running.values()):
             if op.user_data and ring is not None and ring.initialized:
                 ring.detach(op)

@@ -22,6 +22,16 @@ int aiouring_program_ring_start(const char *object_path, int notify_fd,
 	return -ENOSYS;
 }
 
+int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				struct aiouring_program_ring **out)
+{
+	(void)object_path; (void)notify_fd; *out = NULL;
+	return -ENOSYS;
+}
+int aiouring_program_ring_ready(struct aiouring_program_ring *r, int wait, char *err,
+				size_t errlen)
+{ (void)r; (void)wait; (void)err; (void)errlen; return -ENOSYS; }
+void aiouring_program_ring_discard(struct aiouring_program_ring *r) { (void)r; }
 int aiouring_program_ring_fd(struct aiouring_program_ring *r) { (void)r; return -1; }
 struct aiouring_chains *aiouring_program_ring_chains(struct aiouring_program_ring *r)
 { (void)r; return NULL; }
@@ -93,8 +103,9 @@ struct aiouring_program_ring {
 	size_t chains_size;
 	struct aiouring_chain_control *control;	/* its control map */
 	size_t control_size;
-	char *err;
+	char *err;			/* why the start failed (owned) */
 	size_t errlen;
+	int thread_started;
 };
 
 /* libbpf's messages during a load, kept for the exception (the verifier
@@ -102,6 +113,23 @@ struct aiouring_program_ring {
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *log_buf;
 static size_t log_len, log_cap;
+
+#define LOG_HEAD 4096
+
+/* Appends to the captured log; when full, the oldest text goes. */
+static void log_append(const char *text, size_t n)
+{
+	if (n + 1 > log_cap)
+		return;
+	if (log_len + n + 1 > log_cap) {
+		size_t drop = log_len + n + 1 - log_cap;
+		memmove(log_buf, log_buf + drop, log_len - drop);
+		log_len -= drop;
+	}
+	memcpy(log_buf + log_len, text, n);
+	log_len += n;
+	log_buf[log_len] = 0;
+}
 
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -129,19 +157,16 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 	}
 	n = line == small && (size_t)got >= sizeof(small) ? sizeof(small) - 1 : (size_t)got;
 	text = line;
-	/* The end of a verifier log says why: when full, keep the latest text. */
 	if (n > log_cap / 2) {
-		text += n - log_cap / 2;
-		n = log_cap / 2;
+		/* A verifier log longer than the room: its start (where the log
+		 * begins) and its end (where the verifier says why). */
+		size_t tail = log_cap / 2 - LOG_HEAD;
+		log_append(text, LOG_HEAD);
+		log_append("\n[...]\n", 7);
+		log_append(text + n - tail, tail);
+	} else {
+		log_append(text, n);
 	}
-	if (log_len + n + 1 > log_cap) {
-		size_t drop = log_len + n + 1 - log_cap;
-		memmove(log_buf, log_buf + drop, log_len - drop);
-		log_len -= drop;
-	}
-	memcpy(log_buf + log_len, text, n);
-	log_len += n;
-	log_buf[log_len] = 0;
 	if (line != small)
 		free(line);
 	return 0;
@@ -547,27 +572,34 @@ static void release(struct aiouring_program_ring *r)
 	if (r->ring_fd >= 0)
 		close(r->ring_fd);
 	free(r->image);
+	free(r->err);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->changed);
 	free(r);
 }
 
-int aiouring_program_ring_start(const char *object_path, int notify_fd,
-			      struct aiouring_program_ring **out, char *err, size_t errlen)
+#define START_ERROR_SIZE (1 << 18)
+
+int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				struct aiouring_program_ring **out)
 {
 	struct aiouring_program_ring *r = calloc(1, sizeof(*r));
 	pthread_attr_t attr;
 	int ret;
 
 	*out = NULL;
-	if (!r || errlen < 2)
+	if (!r)
 		return -ENOMEM;
 	r->ring_fd = -1;
 	r->notify_fd = notify_fd;
 	r->owner_pid = getpid();
-	r->err = err;
-	r->errlen = errlen;
-	snprintf(err, errlen, "%s", object_path);
+	r->errlen = START_ERROR_SIZE;
+	r->err = malloc(r->errlen);
+	if (!r->err) {
+		free(r);
+		return -ENOMEM;
+	}
+	snprintf(r->err, r->errlen, "%s", object_path);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->changed, NULL);
 	pthread_attr_init(&attr);
@@ -575,20 +607,56 @@ int aiouring_program_ring_start(const char *object_path, int notify_fd,
 	ret = pthread_create(&r->thread, &attr, program_ring_thread, r);
 	pthread_attr_destroy(&attr);
 	if (ret) {
-		snprintf(err, errlen, "cannot start the program ring's thread: %s", strerror(ret));
-		release(r);
-		return -ret;
+		r->phase = FAILED;
+		r->error = -ret;
+		snprintf(r->err, r->errlen, "cannot start the program ring's thread: %s", strerror(ret));
+		r->thread_started = 0;
+	} else {
+		r->thread_started = 1;
 	}
+	*out = r;
+	return 0;
+}
+
+int aiouring_program_ring_ready(struct aiouring_program_ring *r, int wait, char *err,
+				size_t errlen)
+{
+	int phase, error;
+
 	pthread_mutex_lock(&r->lock);
-	while (r->phase == STARTING)
+	while (wait && r->phase == STARTING)
 		pthread_cond_wait(&r->changed, &r->lock);
-	ret = r->phase == READY ? 0 : r->error;
+	phase = r->phase;
+	error = r->error;
 	pthread_mutex_unlock(&r->lock);
-	r->err = NULL;
-	r->errlen = 0;
-	if (ret) {
+	if (phase == STARTING)
+		return 0;
+	if (phase == READY || (phase == ENDED && !error))
+		return 1;
+	if (err && errlen)
+		snprintf(err, errlen, "%s", r->err);
+	return error ? error : -EIO;
+}
+
+void aiouring_program_ring_discard(struct aiouring_program_ring *r)
+{
+	if (r->thread_started)
 		pthread_join(r->thread, NULL);
-		release(r);
+	release(r);
+}
+
+int aiouring_program_ring_start(const char *object_path, int notify_fd,
+			      struct aiouring_program_ring **out, char *err, size_t errlen)
+{
+	struct aiouring_program_ring *r;
+	int ret = aiouring_program_ring_begin(object_path, notify_fd, &r);
+
+	*out = NULL;
+	if (ret)
+		return ret;
+	ret = aiouring_program_ring_ready(r, 1, err, errlen);
+	if (ret < 0) {
+		aiouring_program_ring_discard(r);
 		return ret;
 	}
 	*out = r;
@@ -629,6 +697,10 @@ int aiouring_program_ring_stop(struct aiouring_program_ring *r, double timeout)
 	if (getpid() != r->owner_pid) {
 		/* A forked child: the thread and the attachment are the parent's. */
 		close(r->ring_fd);
+		return 0;
+	}
+	if (aiouring_program_ring_ready(r, 1, NULL, 0) < 0) {
+		aiouring_program_ring_discard(r);	/* it never started */
 		return 0;
 	}
 	r->control->shutdown = 1;

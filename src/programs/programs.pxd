@@ -60,6 +60,7 @@ cdef class ProgramRing:
     cdef aiouring_chains* chains
     cdef aiouring_chain_control* control
     cdef readonly int fd
+    cdef bint starting              # its thread is still loading the dispatcher
     cdef list free_slots
     cdef dict running               # slot -> KernelProgram
     cdef uint32_t generations[CHAIN_SLOTS]
@@ -70,7 +71,10 @@ cdef class ProgramRing:
     cdef readonly unsigned long long early_deliveries
 
     @staticmethod
+    cdef ProgramRing begin(str object_path, int notify_fd)
+    @staticmethod
     cdef ProgramRing start(str object_path, int notify_fd)
+    cdef int ready(self, bint wait) except -1
     cdef int count(self, uint32_t where, uint32_t steps) except -1
     cdef int release(self, int slot) except -1
     cdef int failed(self)
@@ -116,7 +120,7 @@ cdef class ChainPrograms:
     cdef unsigned long long steps_in_stopped_rings    # replaced or failed
 
     cdef ProgramRing program_ring(self, bint required)
-    cdef ProgramRing start_ring(self, str object_path, int programs)
+    cdef ProgramRing start_ring(self, str object_path, int programs, bint wait=*)
     cdef int program_count(self)
     cdef const chain_program* program_at(self, int index)
     cdef int close(self) except -1

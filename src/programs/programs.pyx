@@ -131,9 +131,22 @@ cdef class ChainPrograms:
 
     cdef ProgramRing program_ring(self, bint required):
         """The loop's program ring, started on first use; None (or, when
-        required, RuntimeError) where chains cannot run in the kernel."""
+        required, RuntimeError) where chains cannot run in the kernel. Not
+        required, a ring that is not running yet is started in the
+        background (its verification takes a while) and None is returned
+        until it runs: those chains run loop-side meanwhile."""
         global _program_ring_failure
         cdef int err
+        if self.ring is not None and self.ring.starting:
+            try:
+                if not self.ring.ready(required):
+                    return None
+            except RuntimeError as exc:
+                self.ring = None
+                if self.dispatcher_object is not None:
+                    self.unavailable = str(exc)
+                else:
+                    _program_ring_failure = str(exc)
         if self.ring is not None:
             err = self.ring.failed()
             if err == 0:
@@ -149,9 +162,11 @@ cdef class ChainPrograms:
         if reason is None:
             try:
                 if self.dispatcher_object is not None:
-                    return self.start_ring(self.dispatcher_object, self.program_count())
-                return self.start_ring(dispatcher_object_path(),
-                                       aiouring_builtin_program_count)
+                    ring = self.start_ring(self.dispatcher_object, self.program_count(), required)
+                else:
+                    ring = self.start_ring(dispatcher_object_path(),
+                                           aiouring_builtin_program_count, required)
+                return ring if required else None
             except RuntimeError as exc:
                 if self.dispatcher_object is not None:
                     reason = self.unavailable = str(exc)
@@ -162,8 +177,11 @@ cdef class ChainPrograms:
             raise RuntimeError(f"chain programs cannot run in the kernel here: {reason}")
         return None
 
-    cdef ProgramRing start_ring(self, str object_path, int programs):
-        self.ring = ProgramRing.start(object_path, self.loop._ring.fd)
+    cdef ProgramRing start_ring(self, str object_path, int programs, bint wait=True):
+        if wait:
+            self.ring = ProgramRing.start(object_path, self.loop._ring.fd)
+        else:
+            self.ring = ProgramRing.begin(object_path, self.loop._ring.fd)
         self.kernel_program_count = programs
         return self.ring
 
@@ -230,7 +248,10 @@ cdef class ChainPrograms:
         return 0
 
     def stats(self):
-        """Where chain programs ran: counts for tests and benchmarks."""
+        """Where chain programs ran: counts for tests and benchmarks
+        (program_ring: None while the ring is not running, or still starting)."""
+        if self.ring is not None and self.ring.starting:
+            self.program_ring(False)
         ring = self.ring
         return {
             'loop_side': self.chains_loop_side,
