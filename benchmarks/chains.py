@@ -79,6 +79,20 @@ async def measure(make, reps, inner):
     return statistics.median(times)
 
 
+async def measure_row(makers, reps, inner):
+    """Median seconds per call of each column's coroutine function, the
+    columns taking turns run by run (so drift and the loop's phase hit them
+    alike)."""
+    times = {column: [] for column in makers}
+    for _ in range(reps):
+        for column, make in makers.items():
+            start = time.perf_counter()
+            for _ in range(inner):
+                await make()
+            times[column].append((time.perf_counter() - start) / inner)
+    return {column: statistics.median(t) for column, t in times.items()}
+
+
 class BusyLoop:
     """Keeps the running loop busy: a callback that runs `seconds` of Python
     and schedules itself again, so it runs once every loop iteration;
@@ -116,16 +130,20 @@ class BusyLoop:
         return (time.perf_counter() - start) / count
 
 
-async def busy_latency(make, reps, busy):
-    """Median (seconds, loop iterations) of one chain while `busy` runs."""
-    seconds, iterations = [], []
+async def busy_row(makers, reps, busy):
+    """Median (seconds, loop iterations) of one chain of each column while
+    `busy` runs, the columns taking turns chain by chain."""
+    seconds = {column: [] for column in makers}
+    iterations = {column: [] for column in makers}
     for _ in range(reps):
-        await asyncio.sleep(0)          # start right after an iteration began
-        i0, t0 = busy.iterations, time.perf_counter()
-        await make()
-        seconds.append(time.perf_counter() - t0)
-        iterations.append(busy.iterations - i0)
-    return statistics.median(seconds), statistics.median(iterations)
+        for column, make in makers.items():
+            await asyncio.sleep(0)          # start right after an iteration began
+            i0, t0 = busy.iterations, time.perf_counter()
+            await make()
+            seconds[column].append(time.perf_counter() - t0)
+            iterations[column].append(busy.iterations - i0)
+    return ({c: statistics.median(v) for c, v in seconds.items()},
+            {c: statistics.median(v) for c, v in iterations.items()})
 
 
 def header(first, columns=COLUMNS):
@@ -146,14 +164,15 @@ def path_columns(kernel):
     return [c for c in ("kernel", "loop-side", "auto") if c != "kernel" or kernel]
 
 
+def nop_makers(n, kernel):
+    return {c: runner(c, n) for c in COLUMNS if c != "kernel" or kernel}
+
+
 async def idle_nops(reps, kernel):
     print(f"\nidle loop: nop_chain(N), us per chain, medians of {reps} runs")
     print(header("chain"))
     for n in NOP_LENGTHS:
-        row = {}
-        for column in COLUMNS:
-            if column != "kernel" or kernel:
-                row[column] = await measure(runner(column, n), reps, 200)
+        row = await measure_row(nop_makers(n, kernel), reps, 200)
         best = min(row[c] for c in ("kernel", "loop-side") if c in row)
         print(f"nop_chain({n:>3})".ljust(28) + "".join(cell(row, c, 1e6) for c in COLUMNS)
               + ratio(row, "loop-side", "kernel") + ratio(row, "await/step", "kernel")
@@ -213,12 +232,10 @@ async def multi_read_section(reps, kernel, directory):
         return run
 
     columns = path_columns(kernel) + ["sequential", "gather"]
-    row = {}
+    makers = {c: {"sequential": sequential, "gather": gathered}.get(c)
+              or chain(None if c == "auto" else c) for c in columns}
     try:
-        for column in columns:
-            make = {"sequential": sequential, "gather": gathered}.get(column) or chain(
-                None if column == "auto" else column)
-            row[column] = await measure(make, reps, 50)
+        row = await measure_row(makers, reps, 50)
     finally:
         os.close(fd)
     best = min(row[c] for c in ("kernel", "loop-side") if c in row)
@@ -286,7 +303,7 @@ async def index_section(reps, kernel, directory, busy_too):
     try:
         makers = index_makers(kernel, fd, keys, root)
         columns = list(makers)
-        row = {c: await measure(makers[c], reps, 30) for c in columns}
+        row = await measure_row(makers, reps, 30)
         print(f"\nindex lookup: B-tree of depth {INDEX_DEPTH}, one 4 KiB block per level, "
               f"{how}; us per lookup, idle loop, medians of {reps} runs")
         print(header("", columns))
@@ -298,9 +315,7 @@ async def index_section(reps, kernel, directory, busy_too):
             spinner.start()
             try:
                 await spinner.iteration_seconds(10)
-                busy, its = {}, {}
-                for c in columns:
-                    busy[c], its[c] = await busy_latency(makers[c], reps, spinner)
+                busy, its = await busy_row(makers, reps, spinner)
             finally:
                 spinner.stop()
             print(f"busy loop ({BUSY_MS:g} ms of Python per iteration): ms (loop iterations)")
@@ -324,14 +339,9 @@ async def busy_nops(reps, kernel):
               f"medians of {reps} runs")
         print(header("chain"))
         for n in NOP_LENGTHS:
-            row, its, cells = {}, {}, []
-            for column in COLUMNS:
-                if column == "kernel" and not kernel:
-                    cells.append(f"{'n/a':>16}")
-                    continue
-                seconds, iterations = await busy_latency(runner(column, n), reps, spinner)
-                row[column], its[column] = seconds, iterations
-                cells.append(f"{seconds * 1e3:>9.2f} ({iterations:>3g})")
+            row, its = await busy_row(nop_makers(n, kernel), reps, spinner)
+            cells = [f"{row[c] * 1e3:>9.2f} ({its[c]:>3g})" if c in row else f"{'n/a':>16}"
+                     for c in COLUMNS]
             best = min(row[c] for c in ("kernel", "loop-side") if c in row)
             print(f"nop_chain({n:>3})".ljust(28) + "".join(cells)
                   + ratio(row, "loop-side", "kernel") + f"  auto/best {row['auto'] / best:.2f}x",

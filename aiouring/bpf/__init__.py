@@ -178,8 +178,17 @@ class LoopPrograms:
         return await run(name, *args, **kwargs)
 
 
+# The environment's own dict: reading it costs no exception per chain when
+# AIOURING_BPF is unset (os.environ.get raises and catches KeyError).
+_ENVIRON = getattr(os.environ, "_data", None)
+
+
 def _forced_path():
-    forced = os.environ.get("AIOURING_BPF") or None
+    if isinstance(_ENVIRON, dict):
+        forced = _ENVIRON.get(b"AIOURING_BPF")
+        forced = forced.decode() if forced else None
+    else:
+        forced = os.environ.get("AIOURING_BPF") or None
     return None if forced == "auto" else forced
 
 

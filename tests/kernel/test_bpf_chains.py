@@ -332,3 +332,37 @@ def test_more_chains_than_slots():
     assert (spilled, spilled.path) == (5, "loop-side")
     assert gathered == [50 + i for i in range(100)]
     assert stats["program_ring"]["slots_free"] == 64
+
+
+def test_the_default_path_follows_what_chains_cost():
+    """Not told where to run, short chains on an idle loop go loop-side (no
+    hand-over to pay) and long ones to the kernel; with Python keeping the
+    loop busy, even short ones go to the kernel."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        await bpf.nop_chain(1, path="kernel")          # the program ring runs
+        for _ in range(3):                             # both paths measured
+            await bpf.nop_chain(2, path="kernel")
+            await bpf.nop_chain(2, path="loop-side")
+        short = [(await bpf.nop_chain(2)).path for _ in range(20)]
+        long = [(await bpf.nop_chain(400)).path for _ in range(20)]
+        busy = []
+        stop = False
+
+        def spin():
+            end = time.perf_counter() + 0.002
+            while time.perf_counter() < end:
+                pass
+            if not stop:
+                loop.call_soon(spin)
+
+        loop.call_soon(spin)
+        for _ in range(30):
+            busy.append((await bpf.nop_chain(4)).path)
+        stop = True
+        return short, long, busy
+
+    short, long, busy = run(main())
+    assert short.count("loop-side") >= 15, short
+    assert long.count("kernel") >= 15, long
+    assert busy[10:].count("kernel") >= 15, busy
