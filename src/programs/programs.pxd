@@ -86,19 +86,24 @@ cdef class ProgramRing:
 
 cdef class PathChoice:
     """Picks the faster path for each chain from what recent chains cost."""
-    cdef double kernel_overhead     # seconds a kernel chain costs beyond its steps
+    cdef double kernel_overhead     # seconds a kernel chain costs beyond its rounds
     cdef double kernel_per_round    # in-kernel seconds per round of requests
     cdef double loop_per_round      # seconds per round loop-side (iterations)
-    cdef double overhead_when_measured_loop
-    cdef double loop_when_measured_kernel
+    cdef double loop_delay          # how long a callback waits for its turn (probed)
+    cdef double delay_at_kernel     # loop_delay when each path was last measured
+    cdef double delay_at_loop_side
     cdef unsigned long long chains
+    cdef unsigned long long probes
     cdef unsigned long long last_kernel
     cdef unsigned long long last_loop_side
     cdef dict rounds                # program index -> rounds per chain (EMA)
     cdef bint have_kernel
     cdef bint have_loop_side
+    cdef bint have_delay
 
     cdef bint prefer_kernel(self, int index)
+    cdef int probe(self, Loop loop) except -1
+    cdef int delay_sample(self, double seconds) except -1
     cdef int observe(self, ProgramOperation op, bint kernel, double kernel_seconds) except -1
 
 

@@ -326,6 +326,8 @@ cdef class ChainPrograms:
                         f"chain program {program.name.decode()!r} cannot run in the "
                         "kernel: its bundle has no BPF object (built --native-only)")
                 ring = None
+            if ring is not None and path == "auto":
+                self.choice.probe(self.loop)
             kernel = ring is not None and (path == "kernel" or self.choice.prefer_kernel(index))
         if kernel:
             op = KernelProgram.__new__(KernelProgram)
@@ -353,7 +355,9 @@ cdef class ChainPrograms:
             if not local.user_data:
                 local.deliver_unstarted()
                 raise
-            # Something is in flight: end the chain, and report the error then.
+            # Something is in flight: end the chain (nobody awaits its
+            # result: the exception is the caller's).
+            local.future.cancel()
             local.chain.result = -EIO
             local.begin_finish()
             raise

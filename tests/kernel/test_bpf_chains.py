@@ -345,7 +345,9 @@ def test_the_default_path_follows_what_chains_cost():
             await bpf.nop_chain(2, path="kernel")
             await bpf.nop_chain(2, path="loop-side")
         short = [(await bpf.nop_chain(2)).path for _ in range(20)]
+        after_short = loop._program_stats()["choice"]
         long = [(await bpf.nop_chain(400)).path for _ in range(20)]
+        after_long = loop._program_stats()["choice"]
         busy = []
         stop = False
 
@@ -360,9 +362,9 @@ def test_the_default_path_follows_what_chains_cost():
         for _ in range(30):
             busy.append((await bpf.nop_chain(4)).path)
         stop = True
-        return short, long, busy
+        return short, long, busy, (after_short, after_long, loop._program_stats()["choice"])
 
-    short, long, busy = run(main())
-    assert short.count("loop-side") >= 15, short
-    assert long.count("kernel") >= 15, long
-    assert busy[10:].count("kernel") >= 15, busy
+    short, long, busy, estimates = run(main())
+    assert short.count("loop-side") >= 15, (short, estimates)
+    assert long.count("kernel") >= 15, (long, estimates)
+    assert busy[10:].count("kernel") >= 15, (busy, estimates)
