@@ -42,7 +42,16 @@ cdef extern from "programs/native_programs.h" nogil:
         CHAIN_BUF_WRITABLE
         CHAIN_BUF_PATH
         CHAIN_FAULT_NONE
+        CHAIN_FAULT_OPCODE
+        CHAIN_FAULT_BUFFER
+        CHAIN_FAULT_RANGE
+        CHAIN_FAULT_ACCESS
+        CHAIN_FAULT_PATH
+        CHAIN_FAULT_FILE
+        CHAIN_FAULT_DIRECT
+        CHAIN_FAULT_LINK
         CHAIN_FAULT_BUSY
+        CHAIN_FAULT_FLAGS
         CHAIN_NEED_DIRECT
         CHAIN_SQE_FIXED_FILE
         CHAIN_SQE_IO_LINK

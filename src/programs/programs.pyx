@@ -87,35 +87,39 @@ cdef object describe_fault(chain_fault* fault, str program, ChainInputs inputs):
         return f"file {file}"
 
     buf = r.buf
+
+    def range_words(index):
+        if index != CHAIN_CONTEXT and index >= len(buffers):
+            return f"buffer {index}"
+        return buffer_words(index)
+
     if code == CHAIN_FAULT_BUSY:
         what = (f"more than {CHAIN_MAX_INFLIGHT} requests in flight, or more than "
                 f"{CHAIN_MAX_BATCH} queued by one step")
-    elif code == 1:
+    elif code == CHAIN_FAULT_OPCODE:
         what = f"{op}, which chain programs may not use"
-    elif code == 2:
+    elif code == CHAIN_FAULT_BUFFER:
         what = (f"{op} names buffer {buf}, but the chain was given "
                 f"{len(buffers)} buffer{'s' if len(buffers) != 1 else ''}")
-    elif code == 3:
-        which = r.buf2 if r.opcode == CHAIN_OP_STATX and buf < len(buffers) else buf
-        if which != CHAIN_CONTEXT and which >= len(buffers):
-            which = buf
-        what = (f"{op} names bytes {r.buf_offset}..{r.buf_offset + r.len} of "
-                f"{buffer_words(which) if which == CHAIN_CONTEXT or which < len(buffers) else f'buffer {which}'}")
-    elif code == 4:
-        what = f"{op} writes into {buffer_words(buf)}, which is read-only"
-    elif code == 5:
-        what = (f"{op} takes a path from "
-                f"{buffer_words(buf) if buf == CHAIN_CONTEXT or buf < len(buffers) else f'buffer {buf}'},"
-                " which is not a path (hand over a str or os.PathLike)")
-    elif code == 6:
+    elif code == CHAIN_FAULT_RANGE and r.opcode == CHAIN_OP_STATX:
+        what = (f"{op} into {range_words(r.buf2)} at {r.buf2_offset}: its result takes 256 "
+                "bytes of a writable buffer or of the context region")
+    elif code == CHAIN_FAULT_RANGE:
+        what = f"{op} names bytes {r.buf_offset}..{r.buf_offset + r.len} of {range_words(buf)}"
+    elif code == CHAIN_FAULT_ACCESS:
+        what = f"{op} writes into {range_words(r.buf2 if r.opcode == CHAIN_OP_STATX else buf)}, which is read-only"
+    elif code == CHAIN_FAULT_PATH:
+        what = (f"{op} takes a path from {range_words(buf)}, which is not a path "
+                "(hand over a str or os.PathLike)")
+    elif code == CHAIN_FAULT_FILE:
         what = (f"{op} names {file_words(r.file)}, but the chain was given "
                 f"{inputs.nfiles} file{'s' if inputs.nfiles != 1 else ''}")
-    elif code == 7:
+    elif code == CHAIN_FAULT_DIRECT:
         what = (f"{op} names a direct descriptor it may not use (a chain has "
                 f"{CHAIN_MAX_DIRECT}, and close takes only those)")
-    elif code == 8:
+    elif code == CHAIN_FAULT_LINK:
         what = "link_timeout must follow a request linked to it (chain_link())"
-    elif code == 10:
+    elif code == CHAIN_FAULT_FLAGS:
         what = f"{op} with flags {r.op_flags:#x}, which it does not take"
     else:
         what = f"{op} (fault {code})"
