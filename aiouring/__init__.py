@@ -11,7 +11,7 @@ open, os, ospath, tempfile, stdin/stdout/stderr(_bytes); on any loop.
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from . import fallback as _fallback
@@ -97,9 +97,30 @@ def __getattr__(name: str) -> NoReturn:
     raise AttributeError(f"module 'aiouring' has no attribute {name!r}")
 
 
-def chain(*steps: ops.Step,
-          timeout: float | None = None) -> Coroutine[Any, Any, list[Any]]:
+def chain(*steps: ops.Step, timeout: float | None = None, program: str | None = None,
+          args: Sequence[int] = (), buffers: Sequence[Any] = (), files: Sequence[Any] = (),
+          context: int = 0, max_steps: int | None = None,
+          path: str | None = None) -> Coroutine[Any, Any, Any]:
     """Submits steps (made by aiouring.ops) as one linked io_uring chain on
     the running aiouring loop; awaitable of the list of step results. See
-    Loop.chain for failures, timeouts and cancellation."""
-    return running_loop().chain(*steps, timeout=timeout)
+    Loop.chain for failures, timeouts and cancellation.
+
+    With program= (a chain program's name, see aiouring.bpf), the program is
+    attached to the chain: every step's completion goes to it (tag
+    CHAIN_LINKED_TAG(i)), and it ends the chain with its result or goes on
+    with requests of its own; args, buffers, files, context, max_steps and
+    path are aiouring.bpf.run()'s. Direct opens of the steps become the
+    program's direct descriptors, in order. The awaitable gives the
+    program's ChainResult; its .linked holds the steps' outcomes."""
+    if program is None:
+        if args or buffers or files or context or max_steps is not None or path is not None:
+            raise TypeError("args, buffers, files, context, max_steps and path are "
+                            "for a chain with a program (program=)")
+        return running_loop().chain(*steps, timeout=timeout)
+    if timeout is not None:
+        raise TypeError("a chain with a program takes no timeout=: bound its steps with "
+                        "ops.link_timeout(), and the program's requests with "
+                        "chain_link_timeout()")
+    from . import bpf
+    return bpf.start(program, *args, buffers=buffers, files=files, context=context,
+                     max_steps=max_steps, path=path, linked=steps)

@@ -453,6 +453,6 @@ def test_chains_busy_mode_times_every_path_it_can():
     kernel = aiouring.features()["bpf_loop"]
     for cells in rows.values():
         timed = re.findall(r"([\d.]+) \(\s*([\d.]+)\)", cells)
-        assert len(timed) == (3 if kernel else 2), cells
+        assert len(timed) == (4 if kernel else 3), cells      # kernel, loop-side, auto, awaits
         assert all(float(ms) > 0 and float(its) >= 1 for ms, its in timed)
         assert kernel or cells.split()[0] == "n/a"

@@ -22,13 +22,23 @@ import aiouring.bpf as bpf
 from aiouring.bpf.build import build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
-BUILTINS = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain"]
+BUILTINS = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain", "multi_read",
+            "read_file", "btree_lookup", "splice_relay"]
+USER = ["sum_reads", "header_body", "linked_pairs", "linked_body", "opcodes"]
 HAVE_CLANG = shutil.which("clang") is not None and os.path.exists(
     "/usr/include/bpf/bpf_helpers.h")
+KERNEL = aiouring.features()["bpf_loop"]
+
+# Both paths give the same results; the kernel's runs where the kernel has
+# the io_uring BPF struct_ops (the 7.x guest collects these tests again).
+PATHS = ["loop-side", pytest.param("kernel", marks=pytest.mark.skipif(
+    not KERNEL, reason=f"no kernel path here: {aiouring.features()['bpf_loop_reason']}"))]
 
 # The programs, in tests/programs/ (the kernel tests build them too):
-# sum_reads(fd, buf, len) returns the bytes read until EOF; header_body(fd,
-# buf, max) reads a u64 little-endian length, then that many bytes.
+# sum_reads counts the bytes of file 0 until EOF; header_body reads a u64
+# little-endian length, then that many bytes; linked_pairs copies blocks as
+# linked read->write groups, all in flight at once; misbehaving.c's programs
+# misbehave.
 PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent / "programs"
 SUM_READS = (PROGRAMS_DIR / "sum_reads.c").read_text()
 MISBEHAVING = (PROGRAMS_DIR / "misbehaving.c").read_text()
@@ -43,11 +53,11 @@ def cli(*args, cwd=None, env=None):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     directory = tmp_path_factory.mktemp("programs")
-    done = cli("build", str(PROGRAMS_DIR / "sum_reads.c"), str(PROGRAMS_DIR / "header_body.c"),
+    done = cli("build", *(str(PROGRAMS_DIR / f"{name}.c") for name in USER),
                "-o", str(directory / "programs.chain"),
                *([] if HAVE_CLANG else ["--native-only"]), cwd=directory)
     assert done.returncode == 0, done.stderr
-    assert "sum_reads, header_body" in done.stdout
+    assert ", ".join(USER) in done.stdout
     return directory / "programs.chain"
 
 
@@ -59,6 +69,7 @@ def misbehaving(tmp_path_factory):
 
 
 def run_with(bundle, coro_fn):
+    """coro_fn(loop) on a new loop with the bundle registered."""
     async def main():
         loop = asyncio.get_running_loop()
         loop.bpf.register(bundle)
@@ -66,20 +77,44 @@ def run_with(bundle, coro_fn):
     return aiouring.run(main())
 
 
-def pinned(size):
-    buffer = bytearray(size)
-    return buffer, memoryview(buffer), bpf.buffer_address(buffer)
+def loop_with(bundle):
+    loop = aiouring.new_event_loop()
+    loop.run_until_complete(_register(loop, bundle))
+    return loop
 
 
-async def sum_reads(fd, chunk):
-    buffer, view, address = pinned(chunk)
-    return await bpf.run("sum_reads", fd, address, chunk, keepalive=(buffer, view))
+async def _register(loop, bundle):
+    loop.bpf.register(bundle)
 
 
-async def header_body(fd, max_size):
-    buffer, view, address = pinned(max(max_size, 8))
-    length = await bpf.run("header_body", fd, address, max_size, keepalive=(buffer, view))
-    return bytes(view[:length])
+@pytest.fixture(scope="module")
+def programs(bundle):
+    """One loop for the module's tests, with the bundle registered once (in
+    the kernel, register() loads and verifies the dispatcher)."""
+    loop = loop_with(bundle)
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def bad_programs(misbehaving):
+    loop = loop_with(misbehaving)
+    yield loop
+    loop.close()
+
+
+def run_on(loop, coro_fn):
+    return loop.run_until_complete(coro_fn(loop))
+
+
+async def sum_reads(fd, chunk, path=None):
+    return await bpf.run("sum_reads", buffers=[bytearray(chunk)], files=[fd], path=path)
+
+
+async def header_body(fd, max_size, path=None):
+    buffer = bytearray(max(max_size, 8))
+    length = await bpf.run("header_body", max_size, buffers=[buffer], files=[fd], path=path)
+    return bytes(buffer[:length])
 
 
 def header_body_reference(stream, max_size):
@@ -98,7 +133,7 @@ def header_body_reference(stream, max_size):
 
 def test_bundle_holds_both_builds_and_a_manifest(bundle):
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["programs"] == ["sum_reads", "header_body"]
+    assert manifest["programs"] == USER
     assert manifest["aiouring"] == aiouring.__version__
     assert manifest["first_index"] == len(BUILTINS)
     assert (bundle / "programs.so").read_bytes()[:4] == b"\x7fELF"
@@ -114,33 +149,32 @@ def test_register_adds_programs_after_the_builtins(bundle):
     async def main():
         loop = asyncio.get_running_loop()
         assert loop.bpf.program_names() == BUILTINS
-        assert bpf.register(bundle) == ["sum_reads", "header_body"]
+        assert bpf.register(bundle) == USER
         return loop.bpf.program_names(), bpf.program_names()
 
-    assert aiouring.run(main()) == (BUILTINS + ["sum_reads", "header_body"],) * 2
+    assert aiouring.run(main()) == (BUILTINS + USER,) * 2
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("size,chunk", [(0, 10), (1, 1), (100_000, 4096), (65536, 65536)])
-def test_sum_reads_counts_what_a_file_holds(bundle, tmp_path, size, chunk):
+def test_sum_reads_counts_what_a_file_holds(programs, tmp_path, size, chunk, path):
     (tmp_path / "data").write_bytes(os.urandom(size))
 
     async def go(loop):
-        before = loop._program_stats()["loop_side_steps"]
         with open(tmp_path / "data", "rb") as f:
-            result = await sum_reads(f.fileno(), chunk)
-        return result, loop._program_stats()["loop_side_steps"] - before
+            result = await sum_reads(f.fileno(), chunk, path)
+        return result, result.steps, result.path
 
-    result, steps = run_with(bundle, go)
-    assert result == size
-    assert steps == -(-size // chunk) + 1          # every chunk, then EOF
+    assert run_on(programs, go) == (size, -(-size // chunk) + 1, path)   # every chunk, then EOF
 
 
-@settings(max_examples=40, deadline=None,
+@pytest.mark.parametrize("path", PATHS)
+@settings(max_examples=40 if not os.environ.get("AIOURING_IN_KERNELVM") else 8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=3000), announced=st.one_of(st.none(), st.integers(0, 5000)),
        max_size=st.integers(0, 4000), cut=st.one_of(st.none(), st.integers(0, 3010)),
        pipe_chunks=st.integers(1, 4))
-def test_header_body_matches_the_python_reference(bundle, body, announced, max_size, cut,
+def test_header_body_matches_the_python_reference(programs, path, body, announced, max_size, cut,
                                                   pipe_chunks):
     length = len(body) if announced is None else announced
     stream = struct.pack("<Q", length) + body
@@ -152,7 +186,7 @@ def test_header_body_matches_the_python_reference(bundle, body, announced, max_s
         r, w = os.pipe()
         try:
             # written in pieces from the loop, so the reads come back short
-            task = asyncio.ensure_future(header_body(r, max_size))
+            task = asyncio.ensure_future(header_body(r, max_size, path))
             step = -(-len(stream) // pipe_chunks) if stream else 1
             for i in range(0, len(stream), step):
                 os.write(w, stream[i:i + step])
@@ -168,63 +202,167 @@ def test_header_body_matches_the_python_reference(bundle, body, announced, max_s
             if w >= 0:
                 os.close(w)
 
-    assert run_with(bundle, go) == expected
+    assert run_on(programs, go) == expected
 
 
-def test_errors_are_oserrors_like_pythons(bundle):
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("blocks,size,broken", [(1, 512, None), (7, 4096, None), (32, 100, None),
+                                               (5, 4096, 3)])
+def test_fan_out_of_linked_groups_over_buffer_indices(programs, tmp_path, path, blocks, size,
+                                                      broken):
+    """linked_pairs: a read->write linked group per block, every group in
+    flight at once; the context region gathers the writes' results. A read
+    past the end of its file (a short read breaks the link) cancels its own
+    write and no other."""
+    data = os.urandom(blocks * size)
+    readable = data if broken is None else data[:broken * size + size // 2]
+    (tmp_path / "in").write_bytes(readable)
+
+    async def go(loop):
+        with open(tmp_path / "in", "rb") as src, open(tmp_path / "out", "wb") as dst:
+            result = await bpf.run("linked_pairs", blocks, size, buffers=[bytearray(blocks * size)],
+                                   files=[src, dst], context=4 * blocks, path=path)
+        return int(result), list(struct.unpack(f"<{blocks}i", result.context)), result.steps
+
+    written, per_write, steps = run_on(programs, go)
+    assert steps == 2 * blocks
+    out = (tmp_path / "out").read_bytes()
+    if broken is None:
+        assert per_write == [size] * blocks and written == blocks * size
+        assert out == data
+    else:
+        expected = [size] * blocks
+        expected[broken] = -errno.ECANCELED
+        expected[broken + 1:] = [-errno.ECANCELED] * (blocks - broken - 1)
+        assert per_write == expected
+        assert written == broken * size
+        assert out == data[:broken * size]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_errors_are_oserrors_like_pythons(programs, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await sum_reads(9999, 100)
+            await sum_reads(9999, 100, path)
         return info.value
 
-    error = run_with(bundle, go)
+    error = run_on(programs, go)
     with pytest.raises(OSError) as reference:
         os.read(9999, 100)
+    assert type(error) is type(reference.value)
     assert (error.errno, error.strerror) == (reference.value.errno, reference.value.strerror)
 
 
-def test_runaway_program_ends_with_eloop_and_the_loop_stays_usable(misbehaving, tmp_path):
-    (tmp_path / "data").write_bytes(b"x" * 1000)
-
+@pytest.mark.parametrize("path", PATHS)
+def test_runaway_program_ends_with_eloop_and_the_loop_stays_usable(bad_programs, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await bpf.run("spin", max_steps=1000)
+            await bpf.run("spin", max_steps=1000, path=path)
         ticks = []
         loop.call_soon(ticks.append, 1)
         with pytest.raises(OSError) as default:
-            await bpf.run("spin")          # the default limit, 2**20 steps
+            await bpf.run("spin", path=path)          # the default limit, 2**20 steps
         await asyncio.sleep(0)
-        return info.value.errno, default.value.errno, ticks, await bpf.nop_chain(7)
+        return info.value.errno, default.value.errno, ticks, await bpf.nop_chain(7, path=path)
 
-    assert run_with(misbehaving, go) == (errno.ELOOP, errno.ELOOP, [1], 7)
+    assert run_on(bad_programs, go) == (errno.ELOOP, errno.ELOOP, [1], 7)
 
 
-def test_program_issuing_no_request_ends_with_eio(misbehaving):
+@pytest.mark.parametrize("path", PATHS)
+def test_program_waiting_with_nothing_in_flight_ends_with_eio(bad_programs, path):
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await bpf.run("idle")
-        return info.value.errno, await bpf.nop_chain(3)
+            await bpf.run("idle", path=path)
+        return info.value.errno, await bpf.nop_chain(3, path=path)
 
-    assert run_with(misbehaving, go) == (errno.EIO, 3)
+    assert run_on(bad_programs, go) == (errno.EIO, 3)
 
 
-def test_program_issuing_two_requests_at_once_ends_with_einval(misbehaving):
+# misuse(kind, a, b) in misbehaving.c, and what the driver answers.
+MISUSE = {
+    "buffer index": ((0, 3, 0), errno.EFAULT, "names buffer 3, but the chain was given 2 buffers"),
+    "range": ((1, 4000, 200), errno.EFAULT, "bytes 4000..4200 of buffer 0 (writable, 4096 bytes)"),
+    "huge range": ((1, 0xFFFFFFF0, 0x20), errno.EFAULT, "of buffer 0"),
+    "read-only buffer": ((2, 1, 0), errno.EFAULT, "writes into buffer 1 (read-only, 3 bytes)"),
+    "file index": ((3, 5, 0), errno.EBADF, "names file 5, but the chain was given 1 file"),
+    "path from data": ((4, 0, 0), errno.EFAULT, "takes a path from buffer 0"),
+    "too many": ((5, 0, 0), errno.EBUSY, "more than 64 requests in flight"),
+    "direct descriptor": ((7, 9, 0), errno.EBADF, "direct descriptor"),
+    "unlinked link_timeout": ((8, 0, 0), errno.EINVAL, "link_timeout must follow"),
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("case", sorted(MISUSE))
+def test_a_request_outside_what_was_handed_over_is_refused(bad_programs, tmp_path, path, case):
+    """Each misuse ends its chain with ChainRequestError (an OSError) before
+    anything reaches a ring: the file is never read, the buffers keep their
+    bytes, and the loop goes on."""
+    args, err, words = MISUSE[case]
+    (tmp_path / "f").write_bytes(b"z" * 8192)
+    buffer = bytearray(b"\x01" * 4096)
+
+    async def go(loop):
+        with open(tmp_path / "f", "rb") as f:
+            with pytest.raises(bpf.ChainRequestError) as info:
+                await bpf.run("misuse", *args, buffers=[buffer, b"abc"], files=[f], path=path)
+            position = os.lseek(f.fileno(), 0, os.SEEK_CUR)
+        return info.value, position, await bpf.nop_chain(2, path=path)
+
+    error, position, after = run_on(bad_programs, go)
+    assert isinstance(error, OSError) and isinstance(error, bpf.ChainProgramError)
+    assert error.errno == err, error
+    assert words in str(error) and "'misuse'" in str(error)
+    assert buffer == b"\x01" * 4096 and position == 0 and after == 2
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_opcode_programs_may_not_use_is_refused(bad_programs, path):
+    async def go(loop):
+        with pytest.raises(bpf.ChainRequestError) as info:
+            await bpf.run("bad_opcode", path=path)
+        return info.value.errno, str(info.value), await bpf.nop_chain(3, path=path)
+
+    code, message, after = run_on(bad_programs, go)
+    assert (code, after) == (errno.EINVAL, 3)
+    assert "opcode 1, which chain programs may not use" in message
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("offset", [4089, 4096, 1 << 31])
+def test_chain_load_outside_a_buffer_fails_inside_the_program(bad_programs, path, offset):
+    """chain_load() of a range it was not given reads nothing and returns
+    -EFAULT to the program (here: its result)."""
     async def go(loop):
         with pytest.raises(OSError) as info:
-            await bpf.run("twice")
-        await asyncio.sleep(0.01)           # the cancelled first request comes back
-        return info.value.errno, await bpf.nop_chain(3)
+            await bpf.run("misuse", 6, offset, buffers=[bytearray(4096)], path=path)
+        return info.value
 
-    assert run_with(misbehaving, go) == (errno.EINVAL, 3)
+    error = run_on(bad_programs, go)
+    assert error.errno == errno.EFAULT and not isinstance(error, bpf.ChainRequestError)
 
 
-def test_bad_request_comes_back_to_the_program_as_an_error(misbehaving):
+def test_raw_addresses_are_refused_and_buffers_stay_pinned(programs, tmp_path):
+    """Chains take buffer objects, never addresses, and hold them until the
+    chain ended: a bytearray a chain uses cannot be resized meanwhile."""
     async def go(loop):
-        with pytest.raises(OSError) as info:
-            await bpf.run("bad_sqe")
-        return info.value.errno, await bpf.nop_chain(3)
+        with pytest.raises(TypeError, match="not addresses"):
+            await bpf.run("sum_reads", buffers=[id(tmp_path)], files=[0])
+        r, w = os.pipe()
+        buffer = bytearray(64)
+        chain = bpf.start("sum_reads", buffers=[buffer], files=[r], path="loop-side")
+        await asyncio.sleep(0.01)
+        with pytest.raises(BufferError):
+            buffer.extend(b"more")
+        os.write(w, b"x" * 10)
+        os.close(w)
+        result = await chain
+        buffer.extend(b"more")              # released once the chain ended
+        os.close(r)
+        return result, len(buffer)
 
-    assert run_with(misbehaving, go) == (errno.EINVAL, 3)
+    assert run_on(programs, go) == (10, 68)
+    assert not hasattr(bpf, "buffer_address")
 
 
 def test_compile_error_raises_build_error_with_the_compiler_message(tmp_path):
@@ -256,10 +394,10 @@ __attribute__((noinline)) int six(int a, int b, int c, int d, int e, int f)
 static int six_args_start(struct aiouring_chain *c, struct chain_io *io)
 {
 	c->var[0] = six(c->arg[0], 1, 2, 3, 4, c->arg[1]);
-	return chain_nop(io);
+	return chain_nop(io, 0);
 }
 
-static int six_args_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+static int six_args_step(struct aiouring_chain *c, struct chain_io *io, __u32 tag, __s32 res)
 {
 	return chain_finish(c, c->var[0]);
 }
@@ -354,3 +492,159 @@ def test_register_needs_an_aiouring_loop(bundle):
             bpf.register(bundle)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("body_size,room", [(0, 16), (1000, 4096), (5000, 4096)])
+def test_program_attached_to_a_linked_chain(programs, tmp_path, path, body_size, room):
+    """open + read the header as one linked chain; the program reads the body
+    the header announces from the direct descriptor the chain opened, and
+    closes it: one resume, no descriptor left behind."""
+    from aiouring import ops
+    body = os.urandom(body_size)
+    (tmp_path / "record").write_bytes(struct.pack("<Q", body_size) + body)
+
+    async def go(loop):
+        header, target = bytearray(8), bytearray(room)
+        opened = ops.openat(tmp_path / "record", os.O_RDONLY, direct=True)
+        before = loop._link_stats()["direct_descriptors"]
+        try:
+            result = await aiouring.chain(opened, ops.read(opened, header, 0),
+                                          program="linked_body", buffers=[header, target],
+                                          path=path)
+        except OSError as exc:
+            return exc.errno, None, None, None
+        return (int(result), bytes(target[:result]), result.linked,
+                loop._link_stats()["direct_descriptors"] - before)
+
+    value, data, linked, leaked = run_on(programs, go)
+    if body_size > room:
+        assert value == errno.EMSGSIZE
+        return
+    assert (value, data) == (body_size, body)
+    assert linked == [None, 8]          # the steps' outcomes, as aiouring.chain() gives them
+    assert leaked == 0
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_failing_linked_step_reaches_the_program_and_cancels_the_rest(programs, tmp_path, path):
+    from aiouring import ops
+
+    async def go(loop):
+        opened = ops.openat(tmp_path / "missing", os.O_RDONLY, direct=True)
+        header = bytearray(8)
+        with pytest.raises(FileNotFoundError):
+            await aiouring.chain(opened, ops.read(opened, header, 0), program="linked_body",
+                                 buffers=[header, bytearray(16)], path=path)
+        return await bpf.nop_chain(2, path=path)
+
+    assert run_on(programs, go) == 2
+
+
+def test_chain_arguments_are_checked(programs):
+    from aiouring import ops
+
+    async def go(loop):
+        with pytest.raises(TypeError, match="program="):
+            aiouring.chain(ops.nop(), buffers=[bytearray(1)])
+        with pytest.raises(TypeError, match="timeout"):
+            aiouring.chain(ops.nop(), program="linked_body", timeout=1)
+        with pytest.raises(ValueError, match="at most 16 steps"):
+            aiouring.chain(*[ops.nop()] * 17, program="linked_body")
+        with pytest.raises(TypeError, match="aiouring.ops"):
+            aiouring.chain("nop", program="linked_body")
+        with pytest.raises(ValueError, match="no chain program named"):
+            aiouring.chain(ops.nop(), program="nope")
+        return True
+
+    assert run_on(programs, go)
+
+
+def opcode_results(result, count):
+    return list(struct.unpack(f"<{count}i", result.context[:4 * count]))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_openat_statx_read_fsync_close(programs, tmp_path, path):
+    data = os.urandom(3000)
+    (tmp_path / "f").write_bytes(data)
+
+    async def go(loop):
+        target = bytearray(4096)
+        fds = len(os.listdir("/proc/self/fd"))
+        result = await bpf.run("opcodes", 0, buffers=[tmp_path / "f", target], context=512,
+                               path=path)
+        size, = struct.unpack_from("<Q", result.context, 256 + 40)       # stx_size
+        return (int(result), bytes(target[:result]), opcode_results(result, 5), size,
+                len(os.listdir("/proc/self/fd")) - fds)
+
+    read, got, results, size, leaked = run_on(programs, go)
+    assert (read, got, size, leaked) == (3000, data, 3000, 0)
+    assert results == [0, 0, 3000, 0, 0]        # openat (direct), statx, read, fsync, close
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_accept_connect_send_zc_recv(programs, path):
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.socket()
+    payload = os.urandom(20000)
+
+    async def go(loop):
+        target = bytearray(len(payload))
+        result = await bpf.run("opcodes", 1, files=[listener, client],
+                               buffers=[bpf.sockaddr(client, listener.getsockname()), payload,
+                                        target], context=16, path=path)
+        return int(result), bytes(target), opcode_results(result, 4)
+
+    try:
+        received, got, results = run_on(programs, go)
+    finally:
+        listener.close()
+        client.close()
+    assert (received, got) == (len(payload), payload)
+    assert results == [0, 0, len(payload), len(payload)]     # accept (direct), connect, send, recv
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_splice_through_a_pipe(programs, tmp_path, path):
+    data = os.urandom(10000)
+    (tmp_path / "in").write_bytes(data)
+
+    async def go(loop):
+        r, w = os.pipe()
+        try:
+            with open(tmp_path / "in", "rb") as src, open(tmp_path / "out", "wb") as dst:
+                result = await bpf.run("opcodes", 2, 6000, files=[src, w, r, dst], context=8,
+                                       path=path)
+        finally:
+            os.close(r)
+            os.close(w)
+        return int(result), opcode_results(result, 2)
+
+    assert run_on(programs, go) == (6000, [6000, 6000])
+    assert (tmp_path / "out").read_bytes() == data[:6000]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_timeout_and_link_timeout(programs, path):
+    import socket
+    a, b = socket.socketpair()
+
+    async def go(loop):
+        start = loop.time()
+        result = await bpf.run("opcodes", 3, 30_000_000, 10_000_000, files=[a],
+                               buffers=[bytearray(1)], context=12, path=path)
+        return int(result), opcode_results(result, 3), loop.time() - start
+
+    try:
+        value, results, elapsed = run_on(programs, go)
+    finally:
+        a.close()
+        b.close()
+    assert value == 0
+    # the timeout expires; the recv is cancelled by its link_timeout, which expires
+    assert results == [-errno.ETIME, -errno.ECANCELED, -errno.ETIME]
+    assert 0.025 <= elapsed < 2

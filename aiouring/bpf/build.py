@@ -200,8 +200,9 @@ def build(sources, output=None, *, native_only=False):
     native_source = os.path.join(output, "native.c")
     with open(native_source, "w") as f:
         f.write(_native_wrapper(sources, names))
+    # A start()/step() of the wrong shape is an error, as it is for the BPF build.
     command = [gcc, "-shared", "-fPIC", "-O2", "-g", "-Wall", "-Wno-unused-function",
-               "-DCHAIN_NATIVE=1", *include, native_source,
+               "-Werror=incompatible-pointer-types", "-DCHAIN_NATIVE=1", *include, native_source,
                "-o", os.path.join(output, NATIVE_OBJECT)]
     warnings = _run(command, "the native build")
     commands["native"] = " ".join(command)

@@ -1,5 +1,5 @@
 /*
- * aiouring chain programs: dependent multi-step I/O decided without Python.
+ * aiouring chain programs: multi-step I/O decided without Python.
  *
  * A chain program is C written against this header. The same source is
  * compiled twice:
@@ -8,40 +8,41 @@
  *     (Linux 7.1+): every step is decided in the kernel;
  *   - natively (CHAIN_NATIVE defined), run by aiouring's core on each
  *     completion of the chain on the loop's own ring: no Python between steps.
- * Either way the coroutine that started the chain is resumed once, with the
- * chain's result.
+ * Either way the coroutine that started the chain is resumed once.
  *
  * A program is two functions and one registration line:
  *
  *   static int myprog_start(struct aiouring_chain *c, struct chain_io *io);
- *   static int myprog_step(struct aiouring_chain *c, struct chain_io *io, __s32 res);
+ *   static int myprog_step(struct aiouring_chain *c, struct chain_io *io,
+ *                          __u32 tag, __s32 res);
  *   CHAIN_PROGRAM(myprog);
  *
- * start() issues the first request; step() receives the result (CQE res) of
- * the request in flight and issues the next one. Each returns CHAIN_WAIT
- * after issuing a request, or chain_finish(c, result) to end the chain
- * (result >= 0: success; -errno: failure). One request is in flight per chain
- * at a time. c->arg[] holds the arguments the coroutine passed; c->var[] is
- * the program's own state, zeroed at start; c->phase is a free state-machine
- * position, 0 at start. Buffers are addresses in the calling process (u64)
- * that the coroutine passed as arguments; chain_load_u32/u64 read from them.
- * The driver ends a chain that issues more than c->max_steps requests with
- * -ELOOP, and one whose request cannot be issued with -EIO.
+ * start() queues the first requests; step() is called once per completed
+ * request with the tag the program gave it and its result (the CQE's res),
+ * and may queue more. Up to CHAIN_MAX_INFLIGHT requests are in flight per
+ * chain; chain_link() joins a request to the next one queued (IOSQE_IO_LINK):
+ * the next starts only when it succeeded. Each returns CHAIN_WAIT to go on
+ * or chain_finish(c, result) to end the chain (result >= 0: success; -errno:
+ * failure); what is still in flight then is cancelled, and the coroutine
+ * resumes when the kernel is done with all of it.
  *
- * Your own programs: put CHAIN_PROGRAM(name); on a line of its own (the
- * build finds the programs by these lines; names are C identifiers, unique,
- * none of the built-ins'), then
+ * Memory is named, never addressed: the coroutine hands over buffers, files
+ * and a context region, and requests name them by index (chain_buf(),
+ * CHAIN_FILE(), CHAIN_DIRECT(), CHAIN_CONTEXT). The driver checks every
+ * request against what the chain was given before it reaches a ring, on
+ * both paths, and ends the chain with a ChainRequestError (EFAULT, EBADF,
+ * EINVAL, EBUSY) when it names anything else.
+ *
+ * The driver ends a chain that issues more than max_steps requests with
+ * -ELOOP, and one that waits with nothing in flight with -EIO.
  *
  *   python -m aiouring.bpf build prog.c -o prog.chain
  *   loop.bpf.register("prog.chain")          # or aiouring.bpf.register()
- *   await aiouring.bpf.run("name", arg0, ...)
+ *   await aiouring.bpf.run("myprog", arg0, ..., buffers=[...], files=[...])
  *
  * The BPF build has no libc and calls at most five-argument functions; the
  * kernel's verifier checks the program at register() (every memory access
- * bounded, every loop bounded). Helpers: chain_read/write/recv/send/nop issue
- * the next request, chain_request() any other io_uring opcode,
- * chain_finish() ends the chain, chain_load_u32/u64 read the caller's
- * buffers. See docs/chain-programs.md.
+ * bounded, every loop bounded). See docs/chain-programs.md.
  */
 #ifndef AIOURING_CHAIN_H
 #define AIOURING_CHAIN_H
@@ -55,8 +56,14 @@
 #include <bpf/bpf_helpers.h>
 #endif
 
-#define CHAIN_MAX_ARGS 6
-#define CHAIN_MAX_VARS 8
+#define CHAIN_MAX_ARGS 8
+#define CHAIN_MAX_VARS 16
+#define CHAIN_MAX_BUFFERS 8
+#define CHAIN_MAX_FILES 8
+#define CHAIN_MAX_DIRECT 4		/* direct descriptors a chain may open */
+#define CHAIN_MAX_INFLIGHT 64		/* requests in flight per chain */
+#define CHAIN_MAX_BATCH 64		/* requests one start()/step() may queue */
+#define CHAIN_CONTEXT_SIZE 1024		/* bytes of a chain's context region */
 
 #define CHAIN_WAIT 0
 #define CHAIN_DONE 1
@@ -67,168 +74,386 @@
 /* Offset meaning "the file's current position" (pipes, sockets, streams). */
 #define CHAIN_CURRENT_POSITION ((__u64)-1)
 
+/* Tags of the steps of a linked chain a program is attached to
+ * (aiouring.chain(*steps, program=...)): step i completes with tag
+ * CHAIN_LINKED_TAG(i). A program's own tags are below CHAIN_LINKED_TAG(0). */
+#define CHAIN_LINKED_TAG(i) (0xffff0000u | (__u32)(i))
+#define chain_is_linked_tag(tag) (((tag) & 0xffff0000u) == 0xffff0000u)
+#define chain_linked_index(tag) ((tag) & 0xffffu)
+
 /* errno values the programs use (BPF programs have no <errno.h>). */
 #define CHAIN_EIO 5
 #define CHAIN_ENXIO 6
+#define CHAIN_E2BIG 7
+#define CHAIN_EBADF 9
 #define CHAIN_EFAULT 14
+#define CHAIN_EBUSY 16
 #define CHAIN_EINVAL 22
 #define CHAIN_EPIPE 32
+#define CHAIN_ENOENT 2
+#define CHAIN_ELOOP 40
 #define CHAIN_ENODATA 61
+#define CHAIN_ETIME 62
 #define CHAIN_EPROTO 71
 #define CHAIN_EMSGSIZE 90
-#define CHAIN_ELOOP 40
+#define CHAIN_ECANCELED 125
 
-/* One chain's context: a slot of the region shared by the loop and the
- * program. The loop writes program, arg[] and max_steps before start and
- * reads result (and var[]) after. Layout is fixed: 136 bytes. */
+/* One chain as its program sees it: a slot of memory the loop shares with
+ * the driver. The loop writes program and arg[] before start and reads
+ * result and the context region after (and while it runs). The fields
+ * marked "driver's" are copies for the program to read: the driver keeps
+ * its own, so writing them changes nothing but the program's view. */
 struct aiouring_chain {
 	__u32 program;
-	__u32 phase;
+	__u32 phase;			/* the program's own state-machine position, 0 at start */
 	__s64 result;
-	__u64 arg[CHAIN_MAX_ARGS];
-	__u64 var[CHAIN_MAX_VARS];
-	__u32 steps;
-	__u32 max_steps;
+	__u64 arg[CHAIN_MAX_ARGS];	/* integers the coroutine passed */
+	__u64 var[CHAIN_MAX_VARS];	/* the program's own state, zeroed at start */
+	__u32 steps;			/* driver's: requests issued so far */
+	__u32 max_steps;		/* driver's */
+	__u32 inflight;			/* driver's: requests in flight */
+	__u32 nbuffers;			/* driver's: buffers handed over */
+	__u32 buffer_len[CHAIN_MAX_BUFFERS];	/* driver's: their lengths */
+	__u32 nfiles;			/* driver's: files handed over */
+	__u32 linked;			/* driver's: steps of the linked chain, if any */
+	union {				/* the context region */
+		__u8 bytes[CHAIN_CONTEXT_SIZE];
+		__u32 u32[CHAIN_CONTEXT_SIZE / 4];
+		__u64 u64[CHAIN_CONTEXT_SIZE / 8];
+	} context;
 };
 
-/* io_uring opcodes and SQE layout the helpers fill (uapi, stable). */
+/* io_uring opcodes a program may use (uapi numbers). */
 #define CHAIN_OP_NOP 0
+#define CHAIN_OP_FSYNC 3
+#define CHAIN_OP_TIMEOUT 11
+#define CHAIN_OP_ACCEPT 13
+#define CHAIN_OP_LINK_TIMEOUT 15
+#define CHAIN_OP_CONNECT 16
+#define CHAIN_OP_OPENAT 18
+#define CHAIN_OP_CLOSE 19
+#define CHAIN_OP_STATX 21
 #define CHAIN_OP_READ 22
 #define CHAIN_OP_WRITE 23
 #define CHAIN_OP_SEND 26
 #define CHAIN_OP_RECV 27
+#define CHAIN_OP_SPLICE 30
+#define CHAIN_OP_SEND_ZC 47
 
-struct chain_sqe {
-	__u8 opcode;
-	__u8 flags;
-	__u16 ioprio;
-	__s32 fd;
-	__u64 off;
-	__u64 addr;
+/* Files: the i-th of the coroutine's files=, the chain's i-th direct
+ * descriptor (opened by chain_openat()/chain_accept() or a direct openat
+ * step of the linked chain), or the current directory (paths only). */
+#define CHAIN_FILE(i) ((__u16)(i))
+#define CHAIN_DIRECT(i) ((__u16)(0x100 | (i)))
+#define CHAIN_CWD ((__u16)0x200)
+#define CHAIN_NO_FILE ((__u16)0xffff)
+
+/* The buffer index of the chain's context region. */
+#define CHAIN_CONTEXT 0xffu
+#define CHAIN_NO_BUFFER 0xffffu
+
+/* A range of a handed-over buffer: index (or CHAIN_CONTEXT), offset, length. */
+struct chain_buf {
+	__u32 index;
+	__u32 offset;
 	__u32 len;
-	__u32 op_flags;
-	__u64 user_data;
-	__u64 pad[3];
+};
+
+/* One queued request, checked by the driver before it becomes an SQE. */
+struct chain_request {
+	__u8 opcode;
+	__u8 link;			/* linked to the next request of this step */
+	__u16 file;			/* CHAIN_FILE / CHAIN_DIRECT / CHAIN_CWD */
+	__u16 file_in;			/* splice: the source */
+	__u16 buf;			/* buffer index, CHAIN_CONTEXT, CHAIN_NO_BUFFER */
+	__u32 buf_offset;
+	__u32 len;
+	__u32 tag;
+	__u32 op_flags;			/* RWF_*, MSG_*, O_*, AT_*, SPLICE_F_*, ... */
+	__u32 extra;			/* openat: mode; statx: mask; direct: slot */
+	__u16 buf2;			/* statx: where the result goes */
+	__u16 reserved;
+	__u32 buf2_offset;
+	__u64 off;			/* file offset; splice: off_out; timeouts: ns */
+	__u64 off_in;			/* splice: off_in */
+};
+
+/* What start()/step() queue requests into. */
+struct chain_io {
+	struct chain_request *reqs;
+	__u32 count;
+	__s32 error;			/* first queuing error (-errno) */
+#ifdef CHAIN_NATIVE
+	/* Loop-side: the buffers, for chain_load() (the driver's table). */
+	const __u64 *buf_addr;
+	const __u32 *buf_len;
+	__u32 nbuffers;
+	__u64 context_addr;
+#endif
 };
 
 #ifdef CHAIN_NATIVE
-/* Loop-side: the core hands the program a function that queues an SQE on
- * the loop's ring for this chain. */
-struct chain_io {
-	struct chain_sqe *(*next_sqe)(void *owner);
-	void *owner;
-	__u64 user_data;	/* set by next_sqe for the SQE it returns */
-	int issued;
-};
-
-static inline struct chain_sqe *chain_sqe_slot(struct chain_io *io)
-{
-	return io->next_sqe(io->owner);
-}
-
-static inline int chain_load_u64(__u64 addr, __u64 *value)
-{
-	memcpy(value, (const void *)(uintptr_t)addr, sizeof(*value));
-	return 0;
-}
-
-static inline int chain_load_u32(__u64 addr, __u32 *value)
-{
-	memcpy(value, (const void *)(uintptr_t)addr, sizeof(*value));
-	return 0;
-}
-
 #define CHAIN_INLINE static inline
 #else
-/* In-kernel: the dispatcher hands the program the program ring's SQ region;
- * the SQEs written are submitted with bpf_io_uring_submit_sqes(). */
-struct chain_io {
-	struct chain_sqe *sqes;
-	__u32 count;
-	__u32 capacity;
-	__u64 user_data;
-	int issued;
-};
-
-static __always_inline struct chain_sqe *chain_sqe_slot(struct chain_io *io)
-{
-	__u32 i = io->count;
-	if (i >= io->capacity || i >= 8)
-		return 0;
-	io->count = i + 1;
-	return &io->sqes[i];
-}
-
-static __always_inline int chain_load_u64(__u64 addr, __u64 *value)
-{
-	return bpf_copy_from_user(value, sizeof(*value), (const void *)addr);
-}
-
-static __always_inline int chain_load_u32(__u64 addr, __u32 *value)
-{
-	return bpf_copy_from_user(value, sizeof(*value), (const void *)addr);
-}
-
 #define CHAIN_INLINE static __always_inline
 #endif
 
-/* Fills an SQE with the fields chain requests use (and the dispatcher's own
- * MSG_RING and cancel requests), the rest zeroed. */
-CHAIN_INLINE void chain_prep_sqe(struct chain_sqe *sqe, __u8 opcode, int fd,
-				 __u64 addr, __u32 len, __u64 off, __u64 user_data)
+CHAIN_INLINE struct chain_buf chain_buf(__u32 index, __u32 offset, __u32 len)
 {
-	__builtin_memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = opcode;
-	sqe->fd = fd;
-	sqe->addr = addr;
-	sqe->len = len;
-	sqe->off = off;
-	sqe->user_data = user_data;
+	struct chain_buf b = { index, offset, len };
+	return b;
 }
 
-/* Queues the chain's next request: any io_uring opcode, with the SQE fields
- * the helpers below fill. Returns CHAIN_WAIT, or -EIO when no SQE could be
- * had (then the driver ends the chain with -EIO). A request the kernel
- * refuses completes with its -errno as the next step's res. */
-CHAIN_INLINE int chain_request(struct chain_io *io, __u8 opcode, int fd,
-			       __u64 addr, __u32 len, __u64 off, __u32 op_flags)
+/* Queues a request and returns it zeroed but for opcode and tag; NULL when
+ * the step already queued CHAIN_MAX_BATCH (then the chain ends with EBUSY). */
+CHAIN_INLINE struct chain_request *chain_queue(struct chain_io *io, __u8 opcode, __u32 tag)
 {
-	struct chain_sqe *sqe = chain_sqe_slot(io);
-	if (!sqe)
-		return -CHAIN_EIO;
-	chain_prep_sqe(sqe, opcode, fd, addr, len, off, io->user_data);
-	sqe->op_flags = op_flags;
-	io->issued++;
+	struct chain_request *r;
+	__u32 i = io->count;
+
+	if (i >= CHAIN_MAX_BATCH) {
+		if (!io->error)
+			io->error = -CHAIN_EBUSY;
+		return 0;
+	}
+	r = &io->reqs[i];
+	__builtin_memset(r, 0, sizeof(*r));
+	r->opcode = opcode;
+	r->tag = tag;
+	r->file = CHAIN_NO_FILE;
+	r->file_in = CHAIN_NO_FILE;
+	r->buf = CHAIN_NO_BUFFER;
+	r->buf2 = CHAIN_NO_BUFFER;
+	io->count = i + 1;
+	return r;
+}
+
+CHAIN_INLINE int chain_queued(struct chain_io *io, struct chain_request *r)
+{
+	return r ? CHAIN_WAIT : io->error;
+}
+
+CHAIN_INLINE void chain_set_buf(struct chain_request *r, struct chain_buf b)
+{
+	r->buf = (__u16)(b.index > CHAIN_NO_BUFFER ? CHAIN_NO_BUFFER : b.index);
+	r->buf_offset = b.offset;
+	r->len = b.len;
+}
+
+/* Links the request queued last to the next one queued (IOSQE_IO_LINK): the
+ * next starts when it succeeded and is cancelled (-ECANCELED) when it failed. */
+CHAIN_INLINE int chain_link(struct chain_io *io)
+{
+	__u32 i = io->count;
+	if (i == 0 || i > CHAIN_MAX_BATCH)
+		return -CHAIN_EINVAL;
+	io->reqs[i - 1].link = 1;
 	return CHAIN_WAIT;
 }
 
 /* A request that does nothing: a step with no I/O in it. */
-CHAIN_INLINE int chain_nop(struct chain_io *io)
+CHAIN_INLINE int chain_nop(struct chain_io *io, __u32 tag)
 {
-	return chain_request(io, CHAIN_OP_NOP, -1, 0, 0, 0, 0);
+	return chain_queued(io, chain_queue(io, CHAIN_OP_NOP, tag));
 }
 
-/* read(2)/pread(2): off is a file offset or CHAIN_CURRENT_POSITION. */
-CHAIN_INLINE int chain_read(struct chain_io *io, int fd, __u64 buf, __u32 len, __u64 off)
+/* pread(2) into a buffer range: off is a file offset or CHAIN_CURRENT_POSITION. */
+CHAIN_INLINE int chain_read(struct chain_io *io, __u32 tag, __u16 file, struct chain_buf b,
+			    __u64 off)
 {
-	return chain_request(io, CHAIN_OP_READ, fd, buf, len, off, 0);
+	struct chain_request *r = chain_queue(io, CHAIN_OP_READ, tag);
+	if (r) {
+		r->file = file;
+		chain_set_buf(r, b);
+		r->off = off;
+	}
+	return chain_queued(io, r);
 }
 
-CHAIN_INLINE int chain_write(struct chain_io *io, int fd, __u64 buf, __u32 len, __u64 off)
+/* pwrite(2) of a buffer range. */
+CHAIN_INLINE int chain_write(struct chain_io *io, __u32 tag, __u16 file, struct chain_buf b,
+			     __u64 off)
 {
-	return chain_request(io, CHAIN_OP_WRITE, fd, buf, len, off, 0);
+	struct chain_request *r = chain_queue(io, CHAIN_OP_WRITE, tag);
+	if (r) {
+		r->file = file;
+		chain_set_buf(r, b);
+		r->off = off;
+	}
+	return chain_queued(io, r);
 }
 
-CHAIN_INLINE int chain_recv(struct chain_io *io, int fd, __u64 buf, __u32 len, __u32 flags)
+#define CHAIN_MSG_PEEK 0x2
+#define CHAIN_MSG_DONTWAIT 0x40
+#define CHAIN_MSG_WAITALL 0x100
+#define CHAIN_MSG_MORE 0x8000
+
+/* recv(2) into a buffer range (flags: CHAIN_MSG_*). */
+CHAIN_INLINE int chain_recv(struct chain_io *io, __u32 tag, __u16 file, struct chain_buf b,
+			    __u32 flags)
 {
-	return chain_request(io, CHAIN_OP_RECV, fd, buf, len, 0, flags);
+	struct chain_request *r = chain_queue(io, CHAIN_OP_RECV, tag);
+	if (r) {
+		r->file = file;
+		chain_set_buf(r, b);
+		r->op_flags = flags;
+	}
+	return chain_queued(io, r);
 }
 
-#define CHAIN_MSG_NOSIGNAL 0x4000
-
-CHAIN_INLINE int chain_send(struct chain_io *io, int fd, __u64 buf, __u32 len, __u32 flags)
+/* send(2) of a buffer range (MSG_NOSIGNAL is always added). */
+CHAIN_INLINE int chain_send(struct chain_io *io, __u32 tag, __u16 file, struct chain_buf b,
+			    __u32 flags)
 {
-	return chain_request(io, CHAIN_OP_SEND, fd, buf, len, 0, flags | CHAIN_MSG_NOSIGNAL);
+	struct chain_request *r = chain_queue(io, CHAIN_OP_SEND, tag);
+	if (r) {
+		r->file = file;
+		chain_set_buf(r, b);
+		r->op_flags = flags;
+	}
+	return chain_queued(io, r);
+}
+
+/* Zero-copy send: step() gets the send's result; the driver holds the
+ * chain until the kernel is done with the buffer (its notification). */
+CHAIN_INLINE int chain_send_zc(struct chain_io *io, __u32 tag, __u16 file, struct chain_buf b,
+			       __u32 flags)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_SEND_ZC, tag);
+	if (r) {
+		r->file = file;
+		chain_set_buf(r, b);
+		r->op_flags = flags;
+	}
+	return chain_queued(io, r);
+}
+
+/* openat(2) of the NUL-terminated path at path.offset of a path buffer (a
+ * str or path the coroutine handed over), relative to dir (CHAIN_CWD or a
+ * CHAIN_FILE directory), into the chain's direct descriptor `direct`
+ * (0..CHAIN_MAX_DIRECT-1), then named CHAIN_DIRECT(direct). The driver
+ * closes direct descriptors the chain leaves open. */
+CHAIN_INLINE int chain_openat(struct chain_io *io, __u32 tag, __u16 dir, struct chain_buf path,
+			      __u32 flags, __u32 mode, __u32 direct)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_OPENAT, tag);
+	if (r) {
+		r->file = dir;
+		chain_set_buf(r, path);
+		r->op_flags = flags;
+		r->extra = mode;
+		r->off = direct;
+	}
+	return chain_queued(io, r);
+}
+
+/* close(2) of one of the chain's direct descriptors. */
+CHAIN_INLINE int chain_close(struct chain_io *io, __u32 tag, __u16 file)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_CLOSE, tag);
+	if (r)
+		r->file = file;
+	return chain_queued(io, r);
+}
+
+#define CHAIN_STATX_SIZE 256		/* sizeof(struct statx) */
+#define CHAIN_STATX_MODE_OFFSET 28	/* offsets of fields in struct statx */
+#define CHAIN_STATX_SIZE_OFFSET 40
+#define CHAIN_STATX_BASIC_STATS 0x7ff
+#define CHAIN_AT_EMPTY_PATH 0x1000
+
+/* statx(2) of a path (as chain_openat names it) into `out` (at least
+ * CHAIN_STATX_SIZE bytes of a writable buffer or of the context region). */
+CHAIN_INLINE int chain_statx(struct chain_io *io, __u32 tag, __u16 dir, struct chain_buf path,
+			     __u32 flags, __u32 mask, struct chain_buf out)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_STATX, tag);
+	if (r) {
+		r->file = dir;
+		chain_set_buf(r, path);
+		r->op_flags = flags;
+		r->extra = mask;
+		r->buf2 = (__u16)(out.index > CHAIN_NO_BUFFER ? CHAIN_NO_BUFFER : out.index);
+		r->buf2_offset = out.offset;
+		r->off = out.len;
+	}
+	return chain_queued(io, r);
+}
+
+/* accept4(2) on a listening socket into the chain's direct descriptor
+ * `direct`: the connection is then CHAIN_DIRECT(direct). */
+CHAIN_INLINE int chain_accept(struct chain_io *io, __u32 tag, __u16 file, __u32 direct)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_ACCEPT, tag);
+	if (r) {
+		r->file = file;
+		r->off = direct;
+	}
+	return chain_queued(io, r);
+}
+
+/* connect(2) to the struct sockaddr held in a buffer range (the coroutine
+ * hands it over, e.g. as aiouring.bpf.sockaddr(sock, address)). */
+CHAIN_INLINE int chain_connect(struct chain_io *io, __u32 tag, __u16 file, struct chain_buf addr)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_CONNECT, tag);
+	if (r) {
+		r->file = file;
+		chain_set_buf(r, addr);
+	}
+	return chain_queued(io, r);
+}
+
+#define CHAIN_SPLICE_F_MOVE 1
+#define CHAIN_SPLICE_F_NONBLOCK 2
+#define CHAIN_SPLICE_F_MORE 4
+
+/* splice(2) of len bytes from file_in to file_out (offsets
+ * CHAIN_CURRENT_POSITION for pipes and sockets); one side must be a pipe. */
+CHAIN_INLINE int chain_splice(struct chain_io *io, __u32 tag, __u16 file_in, __u64 off_in,
+			      __u16 file_out, __u64 off_out, __u32 len, __u32 flags)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_SPLICE, tag);
+	if (r) {
+		r->file_in = file_in;
+		r->off_in = off_in;
+		r->file = file_out;
+		r->off = off_out;
+		r->len = len;
+		r->op_flags = flags;
+	}
+	return chain_queued(io, r);
+}
+
+/* Completes after ns nanoseconds with -ETIME (a linked group goes on). */
+CHAIN_INLINE int chain_timeout(struct chain_io *io, __u32 tag, __u64 ns)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_TIMEOUT, tag);
+	if (r)
+		r->off = ns;
+	return chain_queued(io, r);
+}
+
+/* Bounds the request queued just before it (which chain_link() joined to
+ * it): if that one has not completed within ns, it is cancelled. */
+CHAIN_INLINE int chain_link_timeout(struct chain_io *io, __u32 tag, __u64 ns)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_LINK_TIMEOUT, tag);
+	if (r)
+		r->off = ns;
+	return chain_queued(io, r);
+}
+
+#define CHAIN_FSYNC_DATASYNC 1
+
+CHAIN_INLINE int chain_fsync(struct chain_io *io, __u32 tag, __u16 file, __u32 flags)
+{
+	struct chain_request *r = chain_queue(io, CHAIN_OP_FSYNC, tag);
+	if (r) {
+		r->file = file;
+		r->op_flags = flags;
+	}
+	return chain_queued(io, r);
 }
 
 CHAIN_INLINE int chain_finish(struct aiouring_chain *c, __s64 result)
@@ -237,9 +462,76 @@ CHAIN_INLINE int chain_finish(struct aiouring_chain *c, __s64 result)
 	return CHAIN_DONE;
 }
 
+/* The context region, by index: 0 or -EINVAL out of range. */
+CHAIN_INLINE int chain_set_u64(struct aiouring_chain *c, __u32 index, __u64 value)
+{
+	if (index >= CHAIN_CONTEXT_SIZE / 8)
+		return -CHAIN_EINVAL;
+	c->context.u64[index] = value;
+	return 0;
+}
+
+CHAIN_INLINE int chain_set_u32(struct aiouring_chain *c, __u32 index, __u32 value)
+{
+	if (index >= CHAIN_CONTEXT_SIZE / 4)
+		return -CHAIN_EINVAL;
+	c->context.u32[index] = value;
+	return 0;
+}
+
+CHAIN_INLINE __u64 chain_get_u64(struct aiouring_chain *c, __u32 index)
+{
+	return index < CHAIN_CONTEXT_SIZE / 8 ? c->context.u64[index] : 0;
+}
+
+/* Copies size bytes at offset of buffer `index` (or CHAIN_CONTEXT) to dst
+ * (the program's stack or its chain): 0, or -EFAULT when the range is not
+ * inside that buffer. Reads only what the coroutine handed over. */
+#ifdef CHAIN_NATIVE
+CHAIN_INLINE int chain_load(struct chain_io *io, __u32 index, __u32 offset, void *dst,
+			    __u32 size)
+{
+	const void *base;
+	__u64 len;
+
+	if (index == CHAIN_CONTEXT) {
+		base = (const void *)(uintptr_t)io->context_addr;
+		len = CHAIN_CONTEXT_SIZE;
+	} else if (index < io->nbuffers && index < CHAIN_MAX_BUFFERS) {
+		base = (const void *)(uintptr_t)io->buf_addr[index];
+		len = io->buf_len[index];
+	} else {
+		return -CHAIN_EFAULT;
+	}
+	if (offset > len || size > len - offset)
+		return -CHAIN_EFAULT;
+	memcpy(dst, (const char *)base + offset, size);
+	return 0;
+}
+#else
+/* Defined by the dispatcher, which knows the running chain's buffers. */
+static __always_inline int chain_kernel_load(__u32 index, __u32 offset, void *dst, __u32 size);
+
+CHAIN_INLINE int chain_load(struct chain_io *io, __u32 index, __u32 offset, void *dst,
+			    __u32 size)
+{
+	return chain_kernel_load(index, offset, dst, size);
+}
+#endif
+
+CHAIN_INLINE int chain_load_u64(struct chain_io *io, __u32 index, __u32 offset, __u64 *value)
+{
+	return chain_load(io, index, offset, value, sizeof(*value));
+}
+
+CHAIN_INLINE int chain_load_u32(struct chain_io *io, __u32 index, __u32 offset, __u32 *value)
+{
+	return chain_load(io, index, offset, value, sizeof(*value));
+}
+
 /* A program's entry points, found by the driver in a table. */
 typedef int (*chain_start_fn)(struct aiouring_chain *, struct chain_io *);
-typedef int (*chain_step_fn)(struct aiouring_chain *, struct chain_io *, __s32);
+typedef int (*chain_step_fn)(struct aiouring_chain *, struct chain_io *, __u32, __s32);
 
 struct chain_program {
 	const char *name;

@@ -10,17 +10,17 @@ static int nop_chain_start(struct aiouring_chain *c, struct chain_io *io)
 {
 	if (c->arg[NOPS_COUNT] == 0)
 		return chain_finish(c, 0);
-	return chain_nop(io);
+	return chain_nop(io, 0);
 }
 
-static int nop_chain_step(struct aiouring_chain *c, struct chain_io *io, __s32 res)
+static int nop_chain_step(struct aiouring_chain *c, struct chain_io *io, __u32 tag, __s32 res)
 {
 	if (res < 0)
 		return chain_finish(c, res);
 	c->var[NOPS_DONE] += 1;
 	if (c->var[NOPS_DONE] >= c->arg[NOPS_COUNT])
 		return chain_finish(c, c->var[NOPS_DONE]);
-	return chain_nop(io);
+	return chain_nop(io, 0);
 }
 
 CHAIN_PROGRAM(nop_chain);

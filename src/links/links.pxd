@@ -35,3 +35,21 @@ cdef class LinkedChains:
     cdef Loop loop
 
     cdef LinkedChain build(self, tuple steps, object timeout)
+
+
+cdef class AttachedSteps(LinkedChain):
+    """The linked chain a chain program is attached to: built as a linked
+    chain is, submitted by the program's driver, every step reporting to the
+    program."""
+    cdef ProgramOperation program_op
+    cdef int directs_opened
+    cdef bint for_kernel
+    cdef uint8_t effects[16]        # CHAIN_EFFECT_* of each step
+    cdef uint8_t directs[16]        # the program's direct descriptor it opens or closes
+
+    @staticmethod
+    cdef AttachedSteps create(tuple steps)
+    cdef int acquire_for(self, ProgramOperation op) except -1
+    cdef void write_sqe(self, io_uring_sqe* sqe, Py_ssize_t i) noexcept
+    cdef void record(self, Py_ssize_t i, int32_t res) noexcept
+    cdef object outcomes(self)

@@ -321,3 +321,117 @@ cdef class LinkedChains:
         """Direct descriptors in use by linked chains (for tests)."""
         files = self.loop._ring.files
         return {'direct_descriptors': files.in_use if files is not None else 0}
+
+
+cdef class AttachedSteps(LinkedChain):
+    """The steps of aiouring.chain(*steps, program=...): built whole before
+    any SQE is written (every fd, buffer export and direct slot taken
+    first), then written by the program's driver on its ring (the loop's,
+    or the program ring in the kernel) as one IOSQE_IO_LINK chain. No CQE is
+    skipped: each step's completion goes to the program (tag
+    CHAIN_LINKED_TAG(i)), and the outcomes are reported as aiouring.chain()
+    reports them. Direct opens go into the program's direct descriptors, in
+    the order of the steps: the first is the program's CHAIN_DIRECT(0)."""
+
+    @staticmethod
+    cdef AttachedSteps create(tuple steps):
+        cdef AttachedSteps op
+        cdef Py_ssize_t n = len(steps), i
+        if n == 0:
+            raise ValueError("a linked chain needs at least one step")
+        if n > CHAIN_MAX_LINKED:
+            raise ValueError(f"a chain program takes a linked chain of at most "
+                             f"{CHAIN_MAX_LINKED} steps")
+        for item in steps:
+            if not isinstance(item, Step):
+                raise TypeError(f"chain steps are made by aiouring.ops, not {type(item).__name__}")
+        if (<Step>steps[0]).is_link_timeout:
+            raise ValueError("link_timeout() must follow the step it guards")
+        for i in range(1, n):
+            if (<Step>steps[i]).is_link_timeout and (<Step>steps[i - 1]).is_link_timeout:
+                raise ValueError("link_timeout() must follow the step it guards")
+        op = AttachedSteps.__new__(AttachedSteps)
+        op.steps = steps
+        op.count = n
+        op.final = n - 1
+        op.states = <StepState*>PyMem_Calloc(n, sizeof(StepState))
+        op.results = <int32_t*>PyMem_Calloc(n, sizeof(int32_t))
+        op.posted = <uint8_t*>PyMem_Calloc(n, 1)
+        op.skipped = <uint8_t*>PyMem_Calloc(n, 1)
+        if op.states == NULL or op.results == NULL or op.posted == NULL or op.skipped == NULL:
+            raise MemoryError()
+        return op
+
+    cdef int new_direct_slot(self) except -1:
+        cdef int k = self.directs_opened
+        if k >= CHAIN_MAX_DIRECT:
+            raise ValueError(f"a chain program's linked chain opens at most "
+                             f"{CHAIN_MAX_DIRECT} direct descriptors")
+        self.directs_opened += 1
+        return self.program_op.direct_slot(k)
+
+    cdef int acquire_for(self, ProgramOperation op) except -1:
+        """Takes every step's fd, buffer export and direct slot (op's, for
+        direct opens), and works out which steps open or close which of
+        op's direct descriptors."""
+        cdef Py_ssize_t i, j
+        cdef Step step
+        self.program_op = op
+        self.loop = op.owner.loop
+        self.for_kernel = isinstance(op, KernelProgram)
+        for i in range(self.count):
+            self.states[i].slot = -1
+            self.states[i].buf_index = -1
+            self.acquired = i + 1
+            step = <Step>self.steps[i]
+            step.acquire(&self.states[i], self, i)
+            if self.for_kernel:
+                # Fixed buffers are the loop ring's, not the program ring's.
+                self.states[i].buf_index = -1
+            self.effects[i] = CHAIN_EFFECT_NONE
+            self.directs[i] = 0
+            if step.opens_direct:
+                self.effects[i] = CHAIN_EFFECT_OPENS
+                self.directs[i] = <uint8_t>(self.directs_opened - 1)
+            elif step.closes_direct():
+                for j in range(i - 1, -1, -1):
+                    if self.steps[j] is step.fd and self.effects[j] == CHAIN_EFFECT_OPENS:
+                        self.effects[i] = CHAIN_EFFECT_CLOSES
+                        self.directs[i] = self.directs[j]
+                        break
+        return 0
+
+    cdef void write_sqe(self, io_uring_sqe* sqe, Py_ssize_t i) noexcept:
+        cdef Step step = <Step>self.steps[i]
+        memset(sqe, 0, sizeof(io_uring_sqe))
+        step.prep(sqe, &self.states[i])
+        if i < self.count - 1:
+            sqe.flags |= IOSQE_IO_HARDLINK if step.hardlink else IOSQE_IO_LINK
+
+    cdef void record(self, Py_ssize_t i, int32_t res) noexcept:
+        if 0 <= i < self.count:
+            self.results[i] = res
+            self.posted[i] = True
+
+    cdef object outcomes(self):
+        """Each step's outcome, as aiouring.chain() reports them (an
+        exception object for a step that failed, CANCELLED for one the
+        kernel cancelled), then releases the steps' exports."""
+        cdef Py_ssize_t i
+        cdef Step step
+        cdef int32_t res
+        outcome = []
+        for i in range(self.count):
+            step = <Step>self.steps[i]
+            if not self.posted[i]:
+                outcome.append(CANCELLED)
+                continue
+            res = self.results[i]
+            if res == -ECANCELED:
+                outcome.append(CANCELLED)
+            elif step.failed(res, &self.states[i]) and res < 0:
+                outcome.append(path_error(-res, None))
+            else:
+                outcome.append(step.result(res, &self.states[i]))
+        self.release_states()
+        return outcome

@@ -22,9 +22,23 @@ int aiouring_program_ring_start(const char *object_path, int notify_fd,
 	return -ENOSYS;
 }
 
+int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				struct aiouring_program_ring **out)
+{
+	(void)object_path; (void)notify_fd; *out = NULL;
+	return -ENOSYS;
+}
+int aiouring_program_ring_ready(struct aiouring_program_ring *r, int wait, char *err,
+				size_t errlen)
+{ (void)r; (void)wait; (void)err; (void)errlen; return -ENOSYS; }
+void aiouring_program_ring_discard(struct aiouring_program_ring *r) { (void)r; }
 int aiouring_program_ring_fd(struct aiouring_program_ring *r) { (void)r; return -1; }
-struct aiouring_chain_shared *aiouring_program_ring_shared(struct aiouring_program_ring *r)
+struct aiouring_chains *aiouring_program_ring_chains(struct aiouring_program_ring *r)
 { (void)r; return NULL; }
+struct aiouring_chain_control *aiouring_program_ring_control(struct aiouring_program_ring *r)
+{ (void)r; return NULL; }
+int aiouring_program_ring_wake(struct aiouring_program_ring *r, unsigned cmd, unsigned slot)
+{ (void)r; (void)cmd; (void)slot; return -ENOSYS; }
 int aiouring_program_ring_stop(struct aiouring_program_ring *r, double timeout)
 { (void)r; (void)timeout; return 0; }
 int aiouring_program_ring_failed(struct aiouring_program_ring *r) { (void)r; return 0; }
@@ -58,6 +72,7 @@ int aiouring_program_ring_failed(struct aiouring_program_ring *r) { (void)r; ret
 #define CHAIN_OP_MSG_RING_ 40
 #define CHAIN_OP_ASYNC_CANCEL_ 14
 #define CHAIN_ASYNC_CANCEL_ANY (1U << 2)
+#define CHAIN_ASYNC_CANCEL_ALL (1U << 0)
 #ifndef BPF_F_SLEEPABLE
 #define BPF_F_SLEEPABLE (1U << 4)
 #endif
@@ -84,10 +99,13 @@ struct aiouring_program_ring {
 	size_t image_size;
 	struct bpf_object *obj;
 	struct bpf_link *link;
-	struct aiouring_chain_shared *shared;
-	size_t shared_size;
-	char *err;
+	struct aiouring_chains *chains;		/* the dispatcher's .bss */
+	size_t chains_size;
+	struct aiouring_chain_control *control;	/* its control map */
+	size_t control_size;
+	char *err;			/* why the start failed (owned) */
 	size_t errlen;
+	int thread_started;
 };
 
 /* libbpf's messages during a load, kept for the exception (the verifier
@@ -95,6 +113,23 @@ struct aiouring_program_ring {
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *log_buf;
 static size_t log_len, log_cap;
+
+#define LOG_HEAD 4096
+
+/* Appends to the captured log; when full, the oldest text goes. */
+static void log_append(const char *text, size_t n)
+{
+	if (n + 1 > log_cap)
+		return;
+	if (log_len + n + 1 > log_cap) {
+		size_t drop = log_len + n + 1 - log_cap;
+		memmove(log_buf, log_buf + drop, log_len - drop);
+		log_len -= drop;
+	}
+	memcpy(log_buf + log_len, text, n);
+	log_len += n;
+	log_buf[log_len] = 0;
+}
 
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -122,19 +157,16 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 	}
 	n = line == small && (size_t)got >= sizeof(small) ? sizeof(small) - 1 : (size_t)got;
 	text = line;
-	/* The end of a verifier log says why: when full, keep the latest text. */
 	if (n > log_cap / 2) {
-		text += n - log_cap / 2;
-		n = log_cap / 2;
+		/* A verifier log longer than the room: its start (where the log
+		 * begins) and its end (where the verifier says why). */
+		size_t tail = log_cap / 2 - LOG_HEAD;
+		log_append(text, LOG_HEAD);
+		log_append("\n[...]\n", 7);
+		log_append(text + n - tail, tail);
+	} else {
+		log_append(text, n);
 	}
-	if (log_len + n + 1 > log_cap) {
-		size_t drop = log_len + n + 1 - log_cap;
-		memmove(log_buf, log_buf + drop, log_len - drop);
-		log_len -= drop;
-	}
-	memcpy(log_buf + log_len, text, n);
-	log_len += n;
-	log_buf[log_len] = 0;
 	if (line != small)
 		free(line);
 	return 0;
@@ -167,6 +199,24 @@ static int send_msg_ring(int fd, __u64 user_data, __u32 res)
 	sqe.len = res;
 	ret = (int)syscall(__NR_io_uring_register, -1, CHAIN_REGISTER_SEND_MSG_RING, &sqe, 1);
 	return ret < 0 ? -errno : ret;
+}
+
+/* The program ring's direct descriptors, all empty: CHAIN_MAX_DIRECT per
+ * chain slot. Closing the ring closes whatever chains left in them. */
+static int register_direct_table(struct aiouring_program_ring *r)
+{
+	int fds[PROGRAM_RING_FILES], ret;
+	for (int i = 0; i < PROGRAM_RING_FILES; i++)
+		fds[i] = -1;
+	ret = (int)syscall(__NR_io_uring_register, r->ring_fd, IORING_REGISTER_FILES, fds,
+			   PROGRAM_RING_FILES);
+	if (ret < 0) {
+		ret = -errno;
+		snprintf(r->err, r->errlen, "registering the program ring's direct descriptors: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 static int setup_ring(struct aiouring_program_ring *r)
@@ -205,7 +255,7 @@ static int setup_ring(struct aiouring_program_ring *r)
 		r->sqes = NULL;
 		return -errno;
 	}
-	return 0;
+	return register_direct_table(r);
 }
 
 /* libbpf before 1.4 cannot set a struct_ops data member after open: write
@@ -284,7 +334,7 @@ static int load_dispatcher(struct aiouring_program_ring *r, const char *path)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "aiouring_dispatcher");
 	struct bpf_program *prog;
-	struct bpf_map *map, *ops = NULL, *rodata = NULL, *bss = NULL;
+	struct bpf_map *map, *ops = NULL, *rodata = NULL, *bss = NULL, *control = NULL;
 	__u32 geometry[3] = { r->params.cq_off.head, r->params.cq_off.tail,
 			      r->params.cq_off.cqes };
 	size_t size;
@@ -308,9 +358,12 @@ static int load_dispatcher(struct aiouring_program_ring *r, const char *path)
 			rodata = map;
 		else if (strstr(name, ".bss"))
 			bss = map;
+		else if (!strcmp(name, "control"))
+			control = map;
 	}
-	if (!ops || !rodata || !bss) {
-		snprintf(r->err, r->errlen, "%s: missing struct_ops, .rodata or .bss", path);
+	if (!ops || !rodata || !bss || !control) {
+		snprintf(r->err, r->errlen, "%s: missing struct_ops, .rodata, .bss or the control "
+			 "map: not a dispatcher of this aiouring", path);
 		return -EINVAL;
 	}
 	/* libbpf >= 1.4 exposes the struct_ops data before load. */
@@ -334,15 +387,29 @@ static int load_dispatcher(struct aiouring_program_ring *r, const char *path)
 	if (ret)
 		return ret < 0 ? ret : -EINVAL;
 	/* libbpf 1.1 maps global data to its map only in skeletons: map it. */
-	r->shared_size = bpf_map__value_size(bss);
-	r->shared = r->shared_size < sizeof(*r->shared) ? MAP_FAILED :
-		mmap(NULL, r->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(bss), 0);
-	if (r->shared == MAP_FAILED) {
-		r->shared = NULL;
-		snprintf(r->err, r->errlen, "%s: cannot map .bss: %s", path, strerror(errno));
+	r->chains_size = bpf_map__value_size(bss);
+	r->chains = r->chains_size != sizeof(*r->chains) ? MAP_FAILED :
+		mmap(NULL, r->chains_size, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(bss), 0);
+	if (r->chains == MAP_FAILED) {
+		r->chains = NULL;
+		snprintf(r->err, r->errlen, "%s: cannot map its chains (.bss of %zu bytes, "
+			 "expected %zu): %s", path, (size_t)bpf_map__value_size(bss), sizeof(*r->chains),
+			 strerror(errno));
 		return -EINVAL;
 	}
-	r->shared->notify_fd = r->notify_fd;
+	r->control_size = bpf_map__value_size(control);
+	r->control = r->control_size != sizeof(*r->control) ? MAP_FAILED :
+		mmap(NULL, r->control_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     bpf_map__fd(control), 0);
+	if (r->control == MAP_FAILED) {
+		r->control = NULL;
+		snprintf(r->err, r->errlen, "%s: cannot map its control map: %s", path,
+			 strerror(errno));
+		return -EINVAL;
+	}
+	r->control->notify_fd = r->notify_fd;
+	r->control->chains_user_base = (__u64)(uintptr_t)r->chains;
+	r->control->control_user_base = (__u64)(uintptr_t)r->control;
 	/* Attaches to the ring named by ring_fd, in this process. */
 	r->link = bpf_map__attach_struct_ops(ops);
 	if (!r->link) {
@@ -364,26 +431,27 @@ static void set_phase(struct aiouring_program_ring *r, int phase, int error)
 }
 
 /* After the dispatcher stopped and was detached: cancel what is still in
- * flight and consume CQEs until every chain request has completed, so no
- * buffer a chain uses is touched after the thread ends. */
+ * flight and consume CQEs until every chain request has completed (a
+ * zero-copy send: until its notification), so no buffer a chain uses is
+ * touched after the thread ends. */
 static void drain(struct aiouring_program_ring *r)
 {
-	struct aiouring_chain_shared *sh = r->shared;
+	struct aiouring_chain_control *k = r->control;
 	unsigned *head = (unsigned *)((char *)r->rings + r->params.cq_off.head);
 	unsigned *tail = (unsigned *)((char *)r->rings + r->params.cq_off.tail);
 	struct io_uring_cqe *cqes = (void *)((char *)r->rings + r->params.cq_off.cqes);
 	unsigned mask = r->params.cq_entries - 1;
 	int rounds = 0;
 
-	if (!sh)
+	if (!k)
 		return;
 	memset(&r->sqes[0], 0, sizeof(struct io_uring_sqe));
 	r->sqes[0].opcode = CHAIN_OP_ASYNC_CANCEL_;
 	r->sqes[0].fd = -1;
-	r->sqes[0].cancel_flags = CHAIN_ASYNC_CANCEL_ANY;
+	r->sqes[0].cancel_flags = CHAIN_ASYNC_CANCEL_ANY | CHAIN_ASYNC_CANCEL_ALL;
 	r->sqes[0].user_data = CHAIN_UD_IGNORE;
 	sys_enter(r->ring_fd, 1, 0, 0);
-	while (sh->inflight > 0 && rounds++ < 100000) {
+	while (k->inflight > 0 && rounds++ < 100000) {
 		unsigned h = __atomic_load_n(head, __ATOMIC_RELAXED);
 		unsigned t = __atomic_load_n(tail, __ATOMIC_ACQUIRE);
 		if (h == t) {
@@ -393,12 +461,23 @@ static void drain(struct aiouring_program_ring *r)
 		}
 		for (; h != t; h++) {
 			__u64 ud = cqes[h & mask].user_data;
-			__u32 index = ud & 0xffff;
-			if ((ud & ~((1ULL << CHAIN_UD_KIND_SHIFT) - 1)) == CHAIN_UD_REQUEST &&
-			    index < CHAIN_SLOTS && sh->slots[index].inflight) {
-				sh->slots[index].inflight = 0;
-				sh->inflight--;
+			__u32 flags = cqes[h & mask].flags;
+			__u32 index = (ud >> CHAIN_UD_SLOT_SHIFT) & 0xffff, e = ud & 0xff;
+			struct chain_control_slot *s;
+			if ((ud & ~((1ULL << CHAIN_UD_KIND_SHIFT) - 1)) != CHAIN_UD_REQUEST ||
+			    index >= CHAIN_SLOTS || e >= CHAIN_MAX_INFLIGHT)
+				continue;
+			s = &k->slots[index];
+			if (s->entries[e].state == CHAIN_ENTRY_FREE)
+				continue;
+			if (s->entries[e].zerocopy && (flags & IORING_CQE_F_MORE)) {
+				s->entries[e].state = CHAIN_ENTRY_NOTIF;
+				continue;
 			}
+			s->entries[e].state = CHAIN_ENTRY_FREE;
+			if (s->inflight)
+				s->inflight--;
+			k->inflight--;
 		}
 		__atomic_store_n(head, h, __ATOMIC_RELEASE);
 	}
@@ -408,14 +487,15 @@ static void drain(struct aiouring_program_ring *r)
  * -EIO on the loop's ring, so no coroutine waits forever. */
 static void fail_running(struct aiouring_program_ring *r)
 {
-	struct aiouring_chain_shared *sh = r->shared;
-	if (!sh || r->notify_fd < 0)
+	struct aiouring_chain_control *k = r->control;
+	if (!k || !r->chains || r->notify_fd < 0)
 		return;
 	for (int i = 0; i < CHAIN_SLOTS; i++) {
-		struct aiouring_chain_slot *s = &sh->slots[i];
-		if (s->state != CHAIN_SLOT_RUNNING && s->state != CHAIN_SLOT_STARTING)
+		struct chain_control_slot *s = &k->slots[i];
+		if (s->state != CHAIN_SLOT_RUNNING && s->state != CHAIN_SLOT_STARTING &&
+		    s->state != CHAIN_SLOT_FINISHING)
 			continue;
-		s->chain.result = -EIO;
+		r->chains->chains[i].result = -EIO;
 		s->state = CHAIN_SLOT_DONE;
 		send_msg_ring(r->notify_fd, s->waiter, (__u32)-EIO);
 	}
@@ -459,16 +539,16 @@ static void *program_ring_thread(void *arg)
 	/* The dispatcher runs inside this call until it returns STOP. */
 	for (;;) {
 		ret = sys_enter(r->ring_fd, 0, 1, IORING_ENTER_GETEVENTS);
-		if (ret == -EINTR && !r->shared->shutdown)
+		if (ret == -EINTR && !r->control->shutdown)
 			continue;
 		break;
 	}
 	bpf_link__destroy(r->link);	/* detach: enter behaves normally again */
 	r->link = NULL;
 	drain(r);
-	if (!r->shared->shutdown) {
+	if (!r->control->shutdown) {
 		fail_running(r);
-		set_phase(r, ENDED, ret < 0 ? ret : (r->shared->fatal ? r->shared->fatal : -EIO));
+		set_phase(r, ENDED, ret < 0 ? ret : (r->control->fatal ? r->control->fatal : -EIO));
 	} else {
 		set_phase(r, ENDED, 0);
 	}
@@ -479,8 +559,10 @@ static void release(struct aiouring_program_ring *r)
 {
 	if (r->link)
 		bpf_link__destroy(r->link);
-	if (r->shared)
-		munmap(r->shared, r->shared_size);
+	if (r->chains)
+		munmap(r->chains, r->chains_size);
+	if (r->control)
+		munmap(r->control, r->control_size);
 	if (r->obj)
 		bpf_object__close(r->obj);
 	if (r->sqes)
@@ -490,27 +572,34 @@ static void release(struct aiouring_program_ring *r)
 	if (r->ring_fd >= 0)
 		close(r->ring_fd);
 	free(r->image);
+	free(r->err);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->changed);
 	free(r);
 }
 
-int aiouring_program_ring_start(const char *object_path, int notify_fd,
-			      struct aiouring_program_ring **out, char *err, size_t errlen)
+#define START_ERROR_SIZE (1 << 18)
+
+int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				struct aiouring_program_ring **out)
 {
 	struct aiouring_program_ring *r = calloc(1, sizeof(*r));
 	pthread_attr_t attr;
 	int ret;
 
 	*out = NULL;
-	if (!r || errlen < 2)
+	if (!r)
 		return -ENOMEM;
 	r->ring_fd = -1;
 	r->notify_fd = notify_fd;
 	r->owner_pid = getpid();
-	r->err = err;
-	r->errlen = errlen;
-	snprintf(err, errlen, "%s", object_path);
+	r->errlen = START_ERROR_SIZE;
+	r->err = malloc(r->errlen);
+	if (!r->err) {
+		free(r);
+		return -ENOMEM;
+	}
+	snprintf(r->err, r->errlen, "%s", object_path);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->changed, NULL);
 	pthread_attr_init(&attr);
@@ -518,20 +607,56 @@ int aiouring_program_ring_start(const char *object_path, int notify_fd,
 	ret = pthread_create(&r->thread, &attr, program_ring_thread, r);
 	pthread_attr_destroy(&attr);
 	if (ret) {
-		snprintf(err, errlen, "cannot start the program ring's thread: %s", strerror(ret));
-		release(r);
-		return -ret;
+		r->phase = FAILED;
+		r->error = -ret;
+		snprintf(r->err, r->errlen, "cannot start the program ring's thread: %s", strerror(ret));
+		r->thread_started = 0;
+	} else {
+		r->thread_started = 1;
 	}
+	*out = r;
+	return 0;
+}
+
+int aiouring_program_ring_ready(struct aiouring_program_ring *r, int wait, char *err,
+				size_t errlen)
+{
+	int phase, error;
+
 	pthread_mutex_lock(&r->lock);
-	while (r->phase == STARTING)
+	while (wait && r->phase == STARTING)
 		pthread_cond_wait(&r->changed, &r->lock);
-	ret = r->phase == READY ? 0 : r->error;
+	phase = r->phase;
+	error = r->error;
 	pthread_mutex_unlock(&r->lock);
-	r->err = NULL;
-	r->errlen = 0;
-	if (ret) {
+	if (phase == STARTING)
+		return 0;
+	if (phase == READY || (phase == ENDED && !error))
+		return 1;
+	if (err && errlen)
+		snprintf(err, errlen, "%s", r->err);
+	return error ? error : -EIO;
+}
+
+void aiouring_program_ring_discard(struct aiouring_program_ring *r)
+{
+	if (r->thread_started)
 		pthread_join(r->thread, NULL);
-		release(r);
+	release(r);
+}
+
+int aiouring_program_ring_start(const char *object_path, int notify_fd,
+			      struct aiouring_program_ring **out, char *err, size_t errlen)
+{
+	struct aiouring_program_ring *r;
+	int ret = aiouring_program_ring_begin(object_path, notify_fd, &r);
+
+	*out = NULL;
+	if (ret)
+		return ret;
+	ret = aiouring_program_ring_ready(r, 1, err, errlen);
+	if (ret < 0) {
+		aiouring_program_ring_discard(r);
 		return ret;
 	}
 	*out = r;
@@ -540,9 +665,19 @@ int aiouring_program_ring_start(const char *object_path, int notify_fd,
 
 int aiouring_program_ring_fd(struct aiouring_program_ring *r) { return r->ring_fd; }
 
-struct aiouring_chain_shared *aiouring_program_ring_shared(struct aiouring_program_ring *r)
+struct aiouring_chains *aiouring_program_ring_chains(struct aiouring_program_ring *r)
 {
-	return r->shared;
+	return r->chains;
+}
+
+struct aiouring_chain_control *aiouring_program_ring_control(struct aiouring_program_ring *r)
+{
+	return r->control;
+}
+
+int aiouring_program_ring_wake(struct aiouring_program_ring *r, unsigned cmd, unsigned slot)
+{
+	return send_msg_ring(r->ring_fd, CHAIN_UD_WAKE, (cmd << 16) | slot);
 }
 
 int aiouring_program_ring_failed(struct aiouring_program_ring *r)
@@ -564,7 +699,11 @@ int aiouring_program_ring_stop(struct aiouring_program_ring *r, double timeout)
 		close(r->ring_fd);
 		return 0;
 	}
-	r->shared->shutdown = 1;
+	if (aiouring_program_ring_ready(r, 1, NULL, 0) < 0) {
+		aiouring_program_ring_discard(r);	/* it never started */
+		return 0;
+	}
+	r->control->shutdown = 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	send_msg_ring(r->ring_fd, CHAIN_UD_WAKE, CHAIN_CMD_SHUTDOWN << 16);
 	clock_gettime(CLOCK_REALTIME, &deadline);

@@ -24,8 +24,23 @@ int aiouring_program_ring_supported(void);
 int aiouring_program_ring_start(const char *object_path, int notify_fd,
 			      struct aiouring_program_ring **out, char *err, size_t errlen);
 
+/* The same without waiting: starts the thread and returns; ready() says when
+ * the ring can take chains (1), is still starting (0) or failed (-errno;
+ * err holds why, and discard() frees it). */
+int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				struct aiouring_program_ring **out);
+int aiouring_program_ring_ready(struct aiouring_program_ring *r, int wait, char *err,
+				size_t errlen);
+void aiouring_program_ring_discard(struct aiouring_program_ring *r);
+
 int aiouring_program_ring_fd(struct aiouring_program_ring *r);
-struct aiouring_chain_shared *aiouring_program_ring_shared(struct aiouring_program_ring *r);
+/* The two regions the loop shares with the dispatcher (dispatcher.h). */
+struct aiouring_chains *aiouring_program_ring_chains(struct aiouring_program_ring *r);
+struct aiouring_chain_control *aiouring_program_ring_control(struct aiouring_program_ring *r);
+
+/* Wakes the dispatcher now, from any thread: a CQE on the program ring with
+ * res (cmd << 16 | slot). 0 or -errno. */
+int aiouring_program_ring_wake(struct aiouring_program_ring *r, unsigned cmd, unsigned slot);
 
 /* Stops the thread (requests still in flight are cancelled and their CQEs
  * awaited first, so no buffer is used afterwards), detaches the dispatcher

@@ -1,6 +1,9 @@
 # The loop's chain programs: the built-ins and one registered bundle of user
 # programs, run in the kernel on the loop's program ring (Linux 7.1+ with the
-# io_uring BPF struct_ops) or loop-side, chosen per chain.
+# io_uring BPF struct_ops) or loop-side, chosen per chain. A chain gets the
+# coroutine's integers, buffers and files (named by index in its requests),
+# optionally a linked chain of steps to start with, and gives back its
+# result, its context region and the linked steps' outcomes.
 
 from os import environ
 from os.path import dirname, join as path_join
@@ -8,6 +11,23 @@ from os.path import dirname, join as path_join
 CHAIN_PATHS = ("auto", "kernel", "loop-side")
 
 cdef object _program_ring_failure = None   # why no program ring can start here
+
+_OPCODE_NAMES = {0: "nop", 3: "fsync", 11: "timeout", 13: "accept", 15: "link_timeout",
+                 16: "connect", 18: "openat", 19: "close", 21: "statx", 22: "read",
+                 23: "write", 26: "send", 27: "recv", 30: "splice", 47: "send_zc"}
+
+
+class ChainRequestError(ChainProgramError, OSError):
+    """A chain program asked for a request outside what its coroutine handed
+    over (a buffer index or range it was not given, a read-only buffer to
+    write into, a file it was not given, ...), or for more at once than a
+    chain may have in flight. The driver refused it before it reached a
+    ring, on either path, and ended the chain: ``errno`` is EFAULT (memory),
+    EBADF (files), EINVAL or EBUSY; ``request`` describes the request."""
+
+    def __init__(self, err, message, request=None):
+        OSError.__init__(self, err, message)
+        self.request = request
 
 
 def bpf_ops_in_kernel_btf():
@@ -27,16 +47,110 @@ def dispatcher_object_path():
 
 
 cdef class ProgramOperation(Operation):
-    pass
+
+    cdef object context_now(self):
+        return b""
+
+    cdef int direct_slot(self, int k) except -1:
+        raise NotImplementedError
+
+    cdef int cancel_chain(self) except -1:
+        return 0
+
+    cdef object ending(self):
+        """A future the chain's end resolves (None if it has ended)."""
+        if self.delivered:
+            return None
+        if self.end_waiter is None:
+            self.end_waiter = Future(loop=self.owner.loop)
+        return self.end_waiter
+
+
+cdef object describe_fault(chain_fault* fault, str program, ChainInputs inputs):
+    """Why the driver refused a request, in words."""
+    cdef chain_request* r = &fault.request
+    op = _OPCODE_NAMES.get(r.opcode, f"opcode {r.opcode}")
+    code = fault.code
+    buffers = inputs.describe
+
+    def buffer_words(index):
+        if index == CHAIN_CONTEXT:
+            return f"the context region ({CHAIN_CONTEXT_SIZE} bytes)"
+        kind, length = buffers[index]
+        return f"buffer {index} ({kind}, {length} bytes)"
+
+    def file_words(file):
+        if file == 0x200:
+            return "the current directory"
+        if file & 0x100:
+            return f"direct descriptor {file & 0xff}"
+        return f"file {file}"
+
+    buf = r.buf
+
+    def range_words(index):
+        if index != CHAIN_CONTEXT and index >= len(buffers):
+            return f"buffer {index}"
+        return buffer_words(index)
+
+    if code == CHAIN_FAULT_BUSY:
+        what = (f"more than {CHAIN_MAX_INFLIGHT} requests in flight, or more than "
+                f"{CHAIN_MAX_BATCH} queued by one step")
+    elif code == CHAIN_FAULT_OPCODE:
+        what = f"{op}, which chain programs may not use"
+    elif code == CHAIN_FAULT_BUFFER:
+        what = (f"{op} names buffer {buf}, but the chain was given "
+                f"{len(buffers)} buffer{'s' if len(buffers) != 1 else ''}")
+    elif code == CHAIN_FAULT_RANGE and r.opcode == CHAIN_OP_STATX:
+        what = (f"{op} into {range_words(r.buf2)} at {r.buf2_offset}: its result takes 256 "
+                "bytes of a writable buffer or of the context region")
+    elif code == CHAIN_FAULT_RANGE:
+        what = f"{op} names bytes {r.buf_offset}..{r.buf_offset + r.len} of {range_words(buf)}"
+    elif code == CHAIN_FAULT_ACCESS:
+        what = f"{op} writes into {range_words(r.buf2 if r.opcode == CHAIN_OP_STATX else buf)}, which is read-only"
+    elif code == CHAIN_FAULT_PATH:
+        what = (f"{op} takes a path from {range_words(buf)}, which is not a path "
+                "(hand over a str or os.PathLike)")
+    elif code == CHAIN_FAULT_FILE:
+        what = (f"{op} names {file_words(r.file)}, but the chain was given "
+                f"{inputs.nfiles} file{'s' if inputs.nfiles != 1 else ''}")
+    elif code == CHAIN_FAULT_DIRECT:
+        what = (f"{op} names a direct descriptor it may not use (a chain has "
+                f"{CHAIN_MAX_DIRECT}, and close takes only those)")
+    elif code == CHAIN_FAULT_LINK:
+        what = "link_timeout must follow a request linked to it (chain_link())"
+    elif code == CHAIN_FAULT_FLAGS:
+        what = f"{op} with flags {r.op_flags:#x}, which it does not take"
+    else:
+        what = f"{op} (fault {code})"
+    request = {"opcode": op, "position": fault.position, "buffer": buf,
+               "offset": r.buf_offset, "length": r.len, "file": r.file, "tag": r.tag}
+    return f"chain program {program!r} was refused {what}", request
 
 
 cdef class ChainPrograms:
 
+    def __cinit__(self):
+        self.choice = PathChoice.__new__(PathChoice)
+
     cdef ProgramRing program_ring(self, bint required):
         """The loop's program ring, started on first use; None (or, when
-        required, RuntimeError) where chains cannot run in the kernel."""
+        required, RuntimeError) where chains cannot run in the kernel. Not
+        required, a ring that is not running yet is started in the
+        background (its verification takes a while) and None is returned
+        until it runs: those chains run loop-side meanwhile."""
         global _program_ring_failure
         cdef int err
+        if self.ring is not None and self.ring.starting:
+            try:
+                if not self.ring.ready(required):
+                    return None
+            except RuntimeError as exc:
+                self.ring = None
+                if self.dispatcher_object is not None:
+                    self.unavailable = str(exc)
+                else:
+                    _program_ring_failure = str(exc)
         if self.ring is not None:
             err = self.ring.failed()
             if err == 0:
@@ -52,9 +166,11 @@ cdef class ChainPrograms:
         if reason is None:
             try:
                 if self.dispatcher_object is not None:
-                    return self.start_ring(self.dispatcher_object, self.program_count())
-                return self.start_ring(dispatcher_object_path(),
-                                       aiouring_builtin_program_count)
+                    ring = self.start_ring(self.dispatcher_object, self.program_count(), required)
+                else:
+                    ring = self.start_ring(dispatcher_object_path(),
+                                           aiouring_builtin_program_count, required)
+                return ring if required else None
             except RuntimeError as exc:
                 if self.dispatcher_object is not None:
                     reason = self.unavailable = str(exc)
@@ -65,8 +181,11 @@ cdef class ChainPrograms:
             raise RuntimeError(f"chain programs cannot run in the kernel here: {reason}")
         return None
 
-    cdef ProgramRing start_ring(self, str object_path, int programs):
-        self.ring = ProgramRing.start(object_path, self.loop._ring.fd)
+    cdef ProgramRing start_ring(self, str object_path, int programs, bint wait=True):
+        if wait:
+            self.ring = ProgramRing.start(object_path, self.loop._ring.fd)
+        else:
+            self.ring = ProgramRing.begin(object_path, self.loop._ring.fd)
         self.kernel_program_count = programs
         return self.ring
 
@@ -120,6 +239,7 @@ cdef class ChainPrograms:
         self.user_programs = programs
         self.user_program_count = count
         self.user_bundle = (bundle, library, names)
+        self.index_by_name = None
         return names
 
     cdef int close(self) except -1:
@@ -132,7 +252,10 @@ cdef class ChainPrograms:
         return 0
 
     def stats(self):
-        """Where chain programs ran: counts for tests and benchmarks."""
+        """Where chain programs ran: counts for tests and benchmarks
+        (program_ring: None while the ring is not running, or still starting)."""
+        if self.ring is not None and self.ring.starting:
+            self.program_ring(False)
         ring = self.ring
         return {
             'loop_side': self.chains_loop_side,
@@ -143,32 +266,61 @@ cdef class ChainPrograms:
                             (ring.steps_in_kernel if ring is not None else 0),
             'program_ring': ring.stats() if ring is not None else None,
             'kernel_unavailable': self.unavailable or _program_ring_failure,
+            'choice': self.choice.stats(),
         }
 
     def names(self):
         """The programs, in index order: the built-ins, then the registered ones."""
         return [self.program_at(i).name.decode() for i in range(self.program_count())]
 
-    async def run(self, int index, tuple args, keepalive=None,
-                  unsigned max_steps=DEFAULT_MAX_STEPS, path=None):
-        """Runs program `index` with up to 6 integer arguments and returns its
-        result (a ChainResult; a negative result raises the matching
-        OSError). keepalive holds what the arguments point into until the
-        chain's last request completed. Cancelling cancels the request in
-        flight and issues no more. path: 'kernel', 'loop-side' or None/'auto'
-        (the kernel where it can)."""
+    def index_of(self, name):
+        """The index of the program called name; ValueError if there is none."""
+        if self.index_by_name is None:
+            self.index_by_name = {n: i for i, n in enumerate(self.names())}
+        try:
+            return self.index_by_name[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"no chain program named {name!r}; have {self.names()}") from None
+
+    def start(self, int index, tuple args, buffers=(), files=(), Py_ssize_t context=0,
+              unsigned max_steps=DEFAULT_MAX_STEPS, path=None, linked=None):
+        """Starts program `index` and returns a RunningChain (await it for the
+        ChainResult; a negative result raises the matching OSError, a request
+        the driver refused ChainRequestError). args: up to CHAIN_MAX_ARGS
+        integers; buffers and files: what the program's requests name by
+        index (held until its last request completed); context: bytes of the
+        context region the result carries; linked: steps (aiouring.ops) to
+        submit first as a linked chain whose every completion goes to the
+        program. path: 'kernel', 'loop-side' or None/'auto' (the faster)."""
+        cdef const chain_program* program
+        cdef ProgramOperation op
+        cdef LoopSideProgram local
+        cdef ProgramRing ring = None
+        cdef ChainInputs inputs
+        cdef AttachedSteps steps = None
+        cdef bint kernel = False
+        cdef int i
         self.loop.check_closed()
-        cdef const chain_program* program = self.program_at(index)
+        program = self.program_at(index)
         if program == NULL:
             raise ValueError(f"no chain program with index {index}")
         if len(args) > CHAIN_MAX_ARGS:
             raise ValueError(f"a chain program takes at most {CHAIN_MAX_ARGS} arguments")
+        for value in args:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"chain program arguments are integers, not {type(value).__name__}")
+            if not -(1 << 63) <= value < (1 << 64):
+                raise ValueError(f"chain program argument out of range: {value}")
+        args = tuple(value & 0xFFFFFFFFFFFFFFFF for value in args)
+        if not 0 <= context <= CHAIN_CONTEXT_SIZE:
+            raise ValueError(f"context must be between 0 and {CHAIN_CONTEXT_SIZE} bytes")
         if path is None:
             path = "auto"
         elif path not in CHAIN_PATHS:
             raise ValueError(f"path must be one of {CHAIN_PATHS}, not {path!r}")
-        cdef ProgramRing ring
-        cdef KernelProgram kop
+        if linked is not None:
+            steps = AttachedSteps.create(tuple(linked))
+        inputs = _inputs(buffers, files)
         if path != "loop-side":
             ring = self.program_ring(path == "kernel")
             if ring is not None and index >= self.kernel_program_count:
@@ -178,51 +330,139 @@ cdef class ChainPrograms:
                         f"chain program {program.name.decode()!r} cannot run in the "
                         "kernel: its bundle has no BPF object (built --native-only)")
                 ring = None
-            if ring is not None:
-                kop = ring.run(self, index, args, keepalive, max_steps)
-                if kop is None and path == "kernel":
-                    raise RuntimeError(f"all {CHAIN_SLOTS} chain slots are in use")
-                if kop is not None:
-                    try:
-                        value = await kop.future
-                        return ChainResult(
-                            value, "kernel" if kop.where == CHAIN_RAN_IN_KERNEL else "loop-side",
-                            kop.steps)
-                    except BaseException:
-                        ended = kop.cancel_chain()
-                        if ended is not None:
-                            await await_cancelled_chain(ended, self.loop)
-                        raise
-        cdef LoopSideProgram op = LoopSideProgram.__new__(LoopSideProgram)
+            if ring is not None and path == "auto":
+                self.choice.probe(self.loop)
+            kernel = ring is not None and (path == "kernel" or self.choice.prefer_kernel(index))
+        if kernel:
+            op = KernelProgram.__new__(KernelProgram)
+            self.prepare(op, index, args, inputs, context, steps)
+            try:
+                started = ring.run(self, op, max_steps)
+            except BaseException:
+                inputs.release()
+                raise
+            if started is not None:
+                return RunningChain(op)
+            if path == "kernel":
+                inputs.release()
+                raise RuntimeError(f"all {CHAIN_SLOTS} chain slots are in use")
+        local = LoopSideProgram.__new__(LoopSideProgram)
+        self.prepare(local, index, args, inputs, context, steps)
+        local.program = program
+        for i, value in enumerate(args):
+            local.chain.arg[i] = <uint64_t>value
+        if steps is not None:
+            local.chain.linked = <uint32_t>steps.count
+        try:
+            local.begin(max_steps)
+        except BaseException:
+            if not local.user_data:
+                local.deliver_unstarted()
+                raise
+            # Something is in flight: end the chain (nobody awaits its
+            # result: the exception is the caller's).
+            local.future.cancel()
+            local.chain.result = -EIO
+            local.begin_finish()
+            raise
+        return RunningChain(local)
+
+    cdef int prepare(self, ProgramOperation op, int index, tuple args, ChainInputs inputs,
+                     Py_ssize_t context, AttachedSteps steps) except -1:
         op.owner = self
         op.future = Future(loop=self.loop)
-        op.keepalive = keepalive
-        op.program = program
-        memset(&op.context, 0, sizeof(op.context))
-        op.context.program = index
-        op.context.max_steps = max_steps
-        for i, value in enumerate(args):
-            op.context.arg[i] = <uint64_t>value
-        op.io.next_sqe = chain_next_sqe
-        op.io.owner = <void*>op
-        op.issue(aiouring_chain_start(op.program, &op.context, &op.io))
-        try:
-            value = await op.future
-            return ChainResult(value, "loop-side", op.context.steps)
-        except BaseException:
-            if op.user_data:
-                self.loop._ring.cancel(op)
-            raise
+        op.index = index
+        op.args = args
+        op.inputs = inputs
+        op.context_size = context
+        op.linked = steps
+        return 0
+
+    async def run(self, *args, **kwargs):
+        """start(), awaited."""
+        return await self.start(*args, **kwargs)
+
+    cdef int ended(self, ProgramOperation op, int64_t result, bint kernel,
+                   double kernel_seconds) except -1:
+        """A chain ended and nothing of it is in flight: release what it held
+        and resolve its future."""
+        cdef str where
+        op.delivered = True
+        if op.linked is not None:
+            op.linked_outcome = op.linked.outcomes()
+        op.inputs.release()
+        if kernel:
+            where = "kernel" if (<KernelProgram>op).where == CHAIN_RAN_IN_KERNEL else "loop-side"
+        else:
+            where = "loop-side"
+        self.choice.observe(op, where == "kernel", kernel_seconds)
+        if op.end_waiter is not None and not op.end_waiter.done():
+            op.end_waiter.set_result(None)
+        if op.future.done():
+            return 0
+        if result < 0:
+            if op.fault.code != CHAIN_FAULT_NONE:
+                message, request = describe_fault(&op.fault, self.program_at(op.index).name.decode(),
+                                                  op.inputs)
+                op.future.set_exception(ChainRequestError(<int>-result, message, request))
+            else:
+                op.future.set_exception(errno_error(<int>-result))
+        else:
+            op.future.set_result(ChainResult(result, where, op.steps, op.context_bytes,
+                                             op.linked_outcome))
+        return 0
+
+
+cdef class RunningChain:
+    """A chain program that was started (aiouring.bpf.start()): await it for
+    its result; context() reads its context region while it runs."""
+
+    cdef ProgramOperation op
+
+    def __cinit__(self, ProgramOperation op):
+        self.op = op
+
+    def context(self):
+        """The first `context` bytes of the chain's context region: what the
+        program wrote so far (the final bytes once it ended)."""
+        if self.op.delivered:
+            return self.op.context_bytes
+        return self.op.context_now()
+
+    def done(self):
+        return self.op.delivered
+
+    def __await__(self):
+        return wait_for_chain(self.op).__await__()
+
+
+async def wait_for_chain(ProgramOperation op):
+    try:
+        return await op.future
+    except CancelledError:
+        # The coroutine went away: end the chain, and go on only when none
+        # of its requests can still use the buffers it was given.
+        if not op.delivered:
+            op.cancel_chain()
+            ended = op.ending()
+            if ended is not None:
+                await await_cancelled_chain(ended, op.owner.loop)
+        raise
 
 
 class ChainResult(int):
     """A chain program's result: an int that also says where the chain ran
-    (path: 'kernel' or 'loop-side') and how many requests it issued (steps)."""
+    (path: 'kernel' or 'loop-side'), how many requests it issued (steps), what
+    it left in its context region (context: bytes, as many as asked for) and,
+    for a program attached to a linked chain, each step's outcome (linked:
+    as aiouring.chain() reports them; None otherwise)."""
 
-    def __new__(cls, value, path, steps):
+    def __new__(cls, value, path, steps, context=b"", linked=None):
         self = int.__new__(cls, value)
         self.path = path
         self.steps = steps
+        self.context = context
+        self.linked = linked
         return self
 
     def __repr__(self):
@@ -231,12 +471,8 @@ class ChainResult(int):
     __str__ = int.__repr__      # print() and f-strings show the number
 
 
-def buffer_address(obj):
-    """The address of a writable buffer's memory, for chain arguments. The
-    caller keeps the buffer pinned (e.g. holds a memoryview of it) while a
-    chain may use it."""
-    cdef Py_buffer view
-    get_writable_buffer(obj, &view)
-    address = <uintptr_t>view.buf
-    PyBuffer_Release(&view)
-    return address
+def chain_sockaddr(int family, address):
+    """struct sockaddr of address for family, as bytes (for chain_connect)."""
+    cdef sockaddr_storage storage
+    cdef socklen_t length = sockaddr_from_python(family, address, &storage)
+    return PyBytes_FromStringAndSize(<char*>&storage, length)

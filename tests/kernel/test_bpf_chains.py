@@ -32,9 +32,11 @@ def test_nop_chain_runs_in_the_kernel_with_one_cqe_on_the_loop_ring():
     async def main():
         loop = asyncio.get_running_loop()
         await bpf.nop_chain(1, path="kernel")        # starts the program ring
+        await asyncio.sleep(0.01)                    # its final CQE is in
         before = loop._program_stats()
         completions = loop._ring_stats()["completions"]
         assert await bpf.nop_chain(1000, path="kernel") == 1000
+        await asyncio.sleep(0.01)                    # this one's too
         after = loop._program_stats()
         return before, after, loop._ring_stats()["completions"] - completions
 
@@ -48,17 +50,26 @@ def test_nop_chain_runs_in_the_kernel_with_one_cqe_on_the_loop_ring():
     assert ring_after["loop_steps"] - ring_before["loop_steps"] >= 1000
 
 
-def test_default_path_is_the_kernel_and_env_forces_loop_side(monkeypatch):
+def test_the_program_ring_starts_without_blocking_the_loop(monkeypatch):
+    """The first chain not told where to run starts the program ring in the
+    background and runs loop-side meanwhile; the kernel is used once the
+    ring runs; AIOURING_BPF forces a path."""
     async def main():
         loop = asyncio.get_running_loop()
-        await bpf.nop_chain(10)
+        started = time.monotonic()
+        first = await bpf.nop_chain(10)
+        first_took = time.monotonic() - started
+        while loop._program_stats()["program_ring"] is None:
+            await asyncio.sleep(0.05)
+        kernel = await bpf.nop_chain(10, path="kernel")
         monkeypatch.setenv("AIOURING_BPF", "loop-side")
-        await bpf.nop_chain(10)
-        return loop._program_stats()
+        forced = await bpf.nop_chain(10)
+        return first.path, first_took, kernel.path, forced.path, loop._program_stats()
 
-    stats = run(main())
-    assert stats["kernel"] == 1 and stats["loop_side"] == 1
-    assert stats["loop_side_steps"] == 10 and stats["kernel_steps"] == 10
+    first, first_took, kernel, forced, stats = run(main())
+    assert (first, kernel, forced) == ("loop-side", "kernel", "loop-side")
+    assert first_took < 1.0, first_took         # no wait for the verifier
+    assert stats["kernel"] == 1 and stats["loop_side"] == 2
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 64])
@@ -195,6 +206,44 @@ def test_runaway_chain_ends_with_eloop_and_the_loop_stays_usable():
     assert run(main()) == [errno.ELOOP, errno.ELOOP, 5, 64]
 
 
+def test_busy_loop_sees_a_kernel_chain_end_within_two_iterations():
+    """With 2 ms of Python per loop iteration, a 64-step kernel chain is
+    handed over at once and its end is seen at the end of the iteration it
+    finished in: the coroutine resumes within two iterations, where
+    loop-side needs one per step."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        await bpf.nop_chain(1, path="kernel")
+        iterations = 0
+        stop = False
+
+        def spin():
+            nonlocal iterations
+            end = time.perf_counter() + 0.002
+            while time.perf_counter() < end:
+                pass
+            iterations += 1
+            if not stop:
+                loop.call_soon(spin)
+
+        loop.call_soon(spin)
+        counts = {}
+        for p in ("kernel", "loop-side"):
+            samples = []
+            for _ in range(5):
+                await asyncio.sleep(0)
+                before = iterations
+                assert await bpf.nop_chain(64, path=p) == 64
+                samples.append(iterations - before)
+            counts[p] = sorted(samples)[2]
+        stop = True
+        return counts
+
+    counts = run(main())
+    assert counts["kernel"] <= 2, counts
+    assert counts["loop-side"] >= 60, counts
+
+
 def test_long_kernel_chain_does_not_stall_the_loop():
     async def main():
         loop = asyncio.get_running_loop()
@@ -267,17 +316,56 @@ def test_closing_the_loop_stops_the_program_ring_with_a_chain_in_flight():
 def test_more_chains_than_slots():
     async def main():
         loop = asyncio.get_running_loop()
-        results = await asyncio.gather(*(bpf.nop_chain(50 + i) for i in range(100)))
-        stats = loop._program_stats()
         # Forced into the kernel with every slot taken: refused, not queued.
-        chains = [asyncio.ensure_future(bpf.nop_chain(1000, path="kernel"))
+        chains = [asyncio.ensure_future(bpf.nop_chain(3000, path="kernel"))
                   for _ in range(64)]
         await asyncio.sleep(0)
         with pytest.raises(RuntimeError, match="slots are in use"):
             await bpf.nop_chain(1, path="kernel")
-        return results, stats, await asyncio.gather(*chains)
+        # Not forced: it runs loop-side meanwhile.
+        spilled = await bpf.nop_chain(5)
+        forced = await asyncio.gather(*chains)
+        gathered = await asyncio.gather(*(bpf.nop_chain(50 + i) for i in range(100)))
+        return forced, spilled, gathered, loop._program_stats()
 
-    results, stats, forced = run(main())
-    assert results == [50 + i for i in range(100)]
-    assert stats["kernel"] == 64 and stats["loop_side"] == 36
-    assert forced == [1000] * 64
+    forced, spilled, gathered, stats = run(main())
+    assert forced == [3000] * 64
+    assert (spilled, spilled.path) == (5, "loop-side")
+    assert gathered == [50 + i for i in range(100)]
+    assert stats["program_ring"]["slots_free"] == 64
+
+
+def test_the_default_path_follows_what_chains_cost():
+    """Not told where to run, short chains on an idle loop go loop-side (no
+    hand-over to pay) and long ones to the kernel; with Python keeping the
+    loop busy, even short ones go to the kernel."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        await bpf.nop_chain(1, path="kernel")          # the program ring runs
+        for _ in range(3):                             # both paths measured
+            await bpf.nop_chain(2, path="kernel")
+            await bpf.nop_chain(2, path="loop-side")
+        short = [(await bpf.nop_chain(2)).path for _ in range(20)]
+        after_short = loop._program_stats()["choice"]
+        long = [(await bpf.nop_chain(400)).path for _ in range(20)]
+        after_long = loop._program_stats()["choice"]
+        busy = []
+        stop = False
+
+        def spin():
+            end = time.perf_counter() + 0.002
+            while time.perf_counter() < end:
+                pass
+            if not stop:
+                loop.call_soon(spin)
+
+        loop.call_soon(spin)
+        for _ in range(30):
+            busy.append((await bpf.nop_chain(4)).path)
+        stop = True
+        return short, long, busy, (after_short, after_long, loop._program_stats()["choice"])
+
+    short, long, busy, estimates = run(main())
+    assert short.count("loop-side") >= 15, (short, estimates)
+    assert long.count("kernel") >= 15, (long, estimates)
+    assert busy[10:].count("kernel") >= 15, (busy, estimates)
