@@ -11,7 +11,7 @@ open, os, ospath, tempfile, stdin/stdout/stderr(_bytes); on any loop.
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from . import fallback as _fallback
@@ -100,7 +100,7 @@ def __getattr__(name: str) -> NoReturn:
 def chain(*steps: ops.Step, timeout: float | None = None, program: str | None = None,
           args: Sequence[int] = (), buffers: Sequence[Any] = (), files: Sequence[Any] = (),
           context: int = 0, max_steps: int | None = None,
-          path: str | None = None) -> Coroutine[Any, Any, Any]:
+          path: str | None = None) -> Awaitable[Any]:
     """Submits steps (made by aiouring.ops) as one linked io_uring chain on
     the running aiouring loop; awaitable of the list of step results. See
     Loop.chain for failures, timeouts and cancellation.
@@ -122,5 +122,7 @@ def chain(*steps: ops.Step, timeout: float | None = None, program: str | None = 
                         "ops.link_timeout(), and the program's requests with "
                         "chain_link_timeout()")
     from . import bpf
-    return bpf.start(program, *args, buffers=buffers, files=files, context=context,
-                     max_steps=max_steps, path=path, linked=steps)
+    running: Awaitable[Any] = bpf.start(program, *args, buffers=buffers, files=files,
+                                        context=context, max_steps=max_steps, path=path,
+                                        linked=steps)
+    return running

@@ -355,6 +355,8 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
 def _custom_child_watcher():
     """A child watcher the application installed itself, if Python still
     has them (before 3.14) and it is not asyncio's default."""
+    if sys.version_info >= (3, 14):
+        return None
     policy = events.get_event_loop_policy()
     watcher = getattr(policy, "_watcher", None)
     default_kinds = tuple(getattr(unix_events, name) for name in

@@ -187,7 +187,7 @@ async def idle_copy(reps, kernel):
                 assert await bpf.copy(src, dst, chunk=COPY_CHUNK, max_bytes=COPY_BYTES,
                                       path=p) == COPY_BYTES
         row[column] = await measure(copy, max(1, reps // 2), 1)
-    print(f"\ncopy 256 MiB in 64 KiB steps, ms")
+    print("\ncopy 256 MiB in 64 KiB steps, ms")
     print(header("", ("kernel", "loop-side")))
     print("copy".ljust(28) + "".join(cell(row, c, 1e3) for c in ("kernel", "loop-side"))
           + ratio(row, "loop-side", "kernel"), flush=True)

@@ -6,7 +6,12 @@
 
 from asyncio import Future, events as aio_events
 from asyncio.base_events import _format_handle as format_handle
-from asyncio.coroutines import iscoroutine, iscoroutinefunction
+from asyncio.coroutines import iscoroutine
+try:
+    # asyncio's own check without the public name's deprecation (3.14+)
+    from asyncio.coroutines import _iscoroutinefunction as iscoroutinefunction
+except ImportError:
+    from asyncio.coroutines import iscoroutinefunction
 from asyncio.format_helpers import extract_stack
 from asyncio.log import logger
 from sys import _getframe as sys_getframe

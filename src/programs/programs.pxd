@@ -72,6 +72,7 @@ cdef class ProgramRing:
 
     @staticmethod
     cdef ProgramRing begin(str object_path, int notify_fd)
+
     @staticmethod
     cdef ProgramRing start(str object_path, int notify_fd)
     cdef int ready(self, bint wait) except -1

@@ -8,7 +8,6 @@ import asyncio
 import errno
 import os
 import socket
-import struct
 import time
 
 import pytest
@@ -65,7 +64,7 @@ def test_64_fanned_out_chains_in_flight_at_once(clean_kernel_log):
         waiting = [asyncio.ensure_future(_await(c)) for c in chains]
         await asyncio.sleep(0.05)
         taken = loop._program_stats()["program_ring"]
-        for i, (r, w) in enumerate(pipes):
+        for i, (_r, w) in enumerate(pipes):
             os.write(w, bytes([i]) * 128)
         results = await asyncio.gather(*waiting)
         for r, w in pipes:
@@ -140,7 +139,7 @@ def test_closing_the_loop_mid_chain_leaves_nothing_behind(clean_kernel_log, tmp_
     assert open_fds() == fds          # the program ring and its descriptors are gone
 
 
-def test_programs_that_never_submit_or_never_finish(clean_kernel_log, misbehaving):
+def test_programs_that_never_submit_or_never_finish(clean_kernel_log, misbehaving):  # noqa: F811 -- the fixture
     async def main():
         loop = asyncio.get_running_loop()
         loop.bpf.register(misbehaving)
@@ -163,7 +162,7 @@ def test_programs_that_never_submit_or_never_finish(clean_kernel_log, misbehavin
 
 
 def test_requests_outside_what_was_handed_over_never_reach_the_kernel(clean_kernel_log,
-                                                                      misbehaving, tmp_path):
+                                                                      misbehaving, tmp_path):  # noqa: F811 -- the fixture
     """The dispatcher refuses them before submitting: the program ring's
     request count does not move."""
     (tmp_path / "f").write_bytes(b"y" * 8192)
