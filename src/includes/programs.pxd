@@ -9,6 +9,10 @@ from includes.system cimport sockaddr, socklen_t
 
 
 cdef extern from "programs/native_programs.h" nogil:
+    # The kernel's 64-bit type, as the headers name it: a compiler that
+    # tells uint64_t and __u64 pointers apart sees them matched.
+    ctypedef unsigned long long __u64
+
     enum:
         CHAIN_MAX_ARGS
         CHAIN_MAX_VARS
@@ -98,7 +102,7 @@ cdef extern from "programs/native_programs.h" nogil:
         chain_request* reqs
         uint32_t count
         int32_t error
-        const uint64_t* buf_addr
+        const __u64* buf_addr
         const uint32_t* buf_len
         uint32_t nbuffers
         uint64_t context_addr
@@ -107,7 +111,7 @@ cdef extern from "programs/native_programs.h" nogil:
         const char *name
 
     struct chain_tables:
-        uint64_t buf_addr[8]
+        __u64 buf_addr[8]
         uint32_t buf_len[8]
         uint32_t buf_flags[8]
         int32_t fds[8]

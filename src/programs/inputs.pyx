@@ -83,7 +83,7 @@ cdef class ChainInputs:
         program's view of them."""
         cdef int i
         for i in range(self.nviews):
-            t.buf_addr[i] = <uint64_t><uintptr_t>self.views[i].buf
+            t.buf_addr[i] = <__u64><uintptr_t>self.views[i].buf
             t.buf_len[i] = <uint32_t>self.views[i].len
             t.buf_flags[i] = self.flags[i]
             c.buffer_len[i] = <uint32_t>self.views[i].len
