@@ -32,7 +32,7 @@ RAW_ADDRESS_PROGRAM = """
         victim = [1, 2, 3]
         b.sendall(frame(b"\\xff" * 48))
         try:
-            await bpf.run("read_frame", a.fileno(), id(victim), 64)
+            await bpf.run("read_frame", 64, buffers=[id(victim)], files=[a])
         except (TypeError, ValueError) as exc:
             print("refused", type(exc).__name__)
         print("victim", victim)
@@ -40,9 +40,6 @@ RAW_ADDRESS_PROGRAM = """
 """
 
 
-@pytest.mark.aiouring_defect(
-    "bpf.run takes raw addresses: id(list) as read_frame's buffer makes the "
-    "program write over a live object (SIGSEGV)")
 def test_run_never_writes_through_a_raw_integer_address(tmp_path):
     rc, out, err = run_child(RAW_ADDRESS_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
@@ -54,7 +51,7 @@ PINNED_BUFFER_PROGRAM = """
         a, b = socket.socketpair()
         a.setblocking(False)
         buf = bytearray(64)
-        task = asyncio.ensure_future(bpf.run("read_frame", a.fileno(), buf, 64))
+        task = asyncio.ensure_future(bpf.run("read_frame", 64, buffers=[buf], files=[a]))
         await asyncio.sleep(0.05)           # the chain waits for the header
         try:
             buf.extend(bytes(1 << 16))
@@ -70,9 +67,6 @@ PINNED_BUFFER_PROGRAM = """
 """
 
 
-@pytest.mark.aiouring_defect(
-    "bpf.run takes raw addresses: it refuses a bytearray argument instead of "
-    "pinning it for the chain")
 def test_run_pins_a_buffer_argument_for_the_chain(tmp_path):
     rc, out, err = run_child(PINNED_BUFFER_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"
@@ -103,9 +97,6 @@ KEEPALIVE_PROGRAM = """
 """
 
 
-@pytest.mark.aiouring_defect(
-    "bpf keepalive does not pin: a bytearray passed as keepalive= can be resized "
-    "while the chain writes to its old address")
 def test_keepalive_pins_the_buffer_behind_a_raw_address(tmp_path):
     rc, out, err = run_child(KEEPALIVE_PROGRAM, tmp_path)
     assert rc == 0, f"child died ({rc}): {err[-2000:]}"

@@ -107,6 +107,8 @@ cdef class ProgramRing:
         cdef bytes path = fsencode(object_path)
         cdef int ret = aiouring_program_ring_begin(path, notify_fd, &self.ring)
         if ret < 0:
+            if not aiouring_program_ring_supported():
+                raise RuntimeError(build_without_kernel_path())
             raise RuntimeError(strerror(-ret).decode())
         self.starting = True
         return self
@@ -311,6 +313,16 @@ cdef class ProgramRing:
             'slots_free': len(self.free_slots),
             'early_deliveries': self.early_deliveries,
         }
+
+
+cdef str build_without_kernel_path():
+    """Why this build has no kernel path (a build without libbpf or clang
+    says so when asked to start a program ring)."""
+    cdef char err[512]
+    cdef aiouring_program_ring* none = NULL
+    err[0] = 0
+    aiouring_program_ring_start(b"", -1, &none, err, sizeof(err))
+    return err.decode(errors="replace")
 
 
 def program_ring_supported():

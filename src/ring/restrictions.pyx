@@ -56,8 +56,9 @@ LOOP_OPCODES = (
     "MKDIRAT", "LINKAT", "SYMLINKAT", "SPLICE", "TEE",
     # linked chains and the ring itself
     "NOP", "TIMEOUT", "LINK_TIMEOUT", "ASYNC_CANCEL",
-    # the hand-over to the program ring (chain programs in the kernel)
-    "MSG_RING",
+    # the hand-over to the program ring (chain programs in the kernel), and
+    # what chain programs' requests add
+    "MSG_RING", "SEND_ZC",
 )
 LOOP_SQE_FLAGS = ("FIXED_FILE", "IO_LINK", "IO_HARDLINK", "BUFFER_SELECT", "CQE_SKIP_SUCCESS")
 # Registrations made after the ring is enabled: the direct descriptor table,
