@@ -226,11 +226,9 @@ def test_tls_echo_under_faults(seed, tls_contexts):
         STREAM_FAULTS).check()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "transports: a SEND/SENDMSG the kernel completes with -ECANCELED (not one the "
-    "transport cancelled) is dropped in StreamTransport.on_sent: nothing is resent "
-    "and no error reaches the protocol, so the exchange hangs"))
 def test_stream_echo_when_the_kernel_cancels_requests():
+    """Sends, receives and the server's multishot accept that the kernel ends
+    with ECANCELED (not cancelled by the loop) are resubmitted."""
     Run(stream_echo(), 1, 0.2, ("ecanceled",), timeout=5).check()
 
 

@@ -44,7 +44,13 @@ cdef class AcceptMultishot(Operation):
             if final:
                 self.arm()
             return 0
-        if not self.active or res == -ECANCELED:
+        if not self.active:
+            return 0
+        if res == -ECANCELED:
+            # Not stop()'s cancel (that clears active first): the kernel ended
+            # the accept; the server goes on accepting.
+            if final:
+                self.arm()
             return 0
         if res == -EMFILE or res == -ENFILE or res == -ENOBUFS or res == -ENOMEM:
             self.loop.call_exception_handler({
