@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Self
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["AsyncBufferedFile"]
 
 DEFAULT_BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
+# Python 3.13's buffered writer sends a write of exactly its buffer's size
+# straight to the file (3.11 and 3.12 buffer it).
+_DIRECT_AT_BUFFER_SIZE = sys.version_info >= (3, 13)
 
 
 class AsyncBufferedFile:
@@ -132,6 +136,8 @@ class AsyncBufferedFile:
 
     async def read(self, size: int | None = -1) -> bytes:
         self._check_readable()
+        if size == 0:
+            return b""          # as the built-in: nothing flushed or moved
         await self.flush()
         if size is None or size < 0:
             rest = self._take(self._available())
@@ -234,15 +240,16 @@ class AsyncBufferedFile:
             raise TypeError("a bytes-like object is required, not 'str'")
         self._drop_read_buffer()
         n = memoryview(data).nbytes
-        # As the built-in: what fits stays buffered, even to the last byte;
-        # otherwise the buffer goes out first and data larger than a buffer
-        # goes straight to the file. Who shares the descriptor sees writes
-        # reach it at the same moments.
-        if len(self._wbuf) + n <= self.buffer_size:
+        # As the built-in: what fits stays buffered; otherwise the buffer goes
+        # out first and data of a buffer's size or more (more than a buffer's
+        # size before Python 3.13) goes straight to the file. Who shares the
+        # descriptor sees writes reach it at the same moments.
+        direct = n >= self.buffer_size if _DIRECT_AT_BUFFER_SIZE else n > self.buffer_size
+        if not direct and len(self._wbuf) + n <= self.buffer_size:
             self._wbuf += data
             return n
         await self.flush()
-        if n <= self.buffer_size:
+        if not direct:
             self._wbuf += data
             return n
         written = await self.raw.write(data)

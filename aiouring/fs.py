@@ -109,16 +109,21 @@ async def mkdir(path: StrOrBytesPath, mode: int = 0o777, *, dir_fd: int | None =
     await backend.current().mkdir(path, mode, dir_fd)
 
 
-async def makedirs(name: StrOrBytesPath, mode: int = 0o777, exist_ok: bool = False) -> None:
-    """os.makedirs(), one MKDIRAT per missing level."""
+async def makedirs(name: StrOrBytesPath, mode: int = 0o777, exist_ok: bool = False, *,
+                   parent_mode: int | None = None) -> None:
+    """os.makedirs(), one MKDIRAT per missing level; parent_mode (Python
+    3.15's) is the mode of the levels it creates above name."""
     head, tail = os.path.split(name)
     if not tail:
         head, tail = os.path.split(head)
     if head and tail and not await exists(head):
         try:
-            await makedirs(head, exist_ok=exist_ok)
+            await makedirs(head, 0o777 if parent_mode is None else parent_mode, exist_ok,
+                           parent_mode=parent_mode)
         except FileExistsError:
-            pass
+            pass        # made meanwhile by someone else
+        if tail in (os.curdir, os.curdir.encode()):
+            return      # "new/." exists once "new" does
     try:
         await mkdir(name, mode)
     except OSError:

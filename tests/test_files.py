@@ -6,6 +6,7 @@ positions: test_shared_positions.py."""
 
 import asyncio
 import os
+import stat
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -109,10 +110,16 @@ write_ops = st.one_of(
 
 @SETTINGS
 @example(initial=b"\x00", mode="a+b", steps=[("seek", (0, 0)), ("write", b"")], buffering=0)
+@example(initial=b"", mode="a+b", steps=[("truncate", 1), ("write", b"\x00"), ("read", 0)],
+         buffering=-1)
 @given(initial=st.binary(max_size=5000),
        mode=st.sampled_from(["r+b", "w+b", "a+b", "wb", "ab", "xb"]),
        steps=st.lists(write_ops, max_size=12), buffering=st.sampled_from([-1, 0, 100]))
 def test_writes_match_builtin_open(on_loop, tmp_path, initial, mode, steps, buffering):
+    """Left out: in buffered 'a+b', a read after a write and before the next
+    seek. The write goes to the end of the file, but the built-in keeps its
+    read-ahead with the write copied into it and goes on reading that (not
+    what the file holds); aiouring reads the file where the write left it."""
     a, b = tmp_path / "a", tmp_path / "b"
     for p in (a, b):
         if p.exists():
@@ -126,7 +133,12 @@ def test_writes_match_builtin_open(on_loop, tmp_path, initial, mode, steps, buff
         with open(a, mode, buffering=buffering) as expected:
             async with aiouring.open(b, mode, buffering=buffering) as got:
                 assert got.mode == expected.mode
+                appended = False
                 for op, arg in steps:
+                    if mode == "a+b" and buffering != 0:
+                        if op == "read" and appended:
+                            continue
+                        appended = (appended or op in ("write", "writelines")) and op != "seek"
                     if op == "flush":
                         expected.flush()
                         await got.flush()
@@ -218,6 +230,27 @@ def test_errors_match_builtins(on_loop, tmp_path):
         for sync, coro in [(lambda: open(missing, "rb").read(), fs.read_bytes(missing)),
                            (lambda: open(directory, "rb").read(), fs.read_bytes(directory))]:
             assert await aiouring_error(coro) == builtin_error(sync)
+    on_loop(main())
+
+
+def test_makedirs_as_the_builtin(on_loop, tmp_path):
+    """Modes of the leaf and of the levels made above it (parent_mode, as
+    Python 3.15's os.makedirs), a trailing "." and exist_ok."""
+    async def main():
+        old = os.umask(0)
+        try:
+            await fs.makedirs(tmp_path / "a" / "b" / "c", 0o700, parent_mode=0o750)
+            await fs.makedirs(tmp_path / "d" / "e", 0o711)
+            await fs.makedirs(tmp_path / "f" / "g" / ".")
+        finally:
+            os.umask(old)
+        modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+                 for name in ("a", "a/b", "a/b/c", "d", "d/e")}
+        assert modes == {"a": 0o750, "a/b": 0o750, "a/b/c": 0o700, "d": 0o777, "d/e": 0o711}
+        assert (tmp_path / "f" / "g").is_dir()
+        await fs.makedirs(tmp_path / "a" / "b", exist_ok=True)
+        assert await aiouring_error(fs.makedirs(tmp_path / "a")) == \
+            builtin_error(lambda: os.makedirs(tmp_path / "a"))
     on_loop(main())
 
 

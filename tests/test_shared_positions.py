@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
 
 import aiouring
 
@@ -104,6 +105,28 @@ def test_passed_in_descriptor_interleaves_as_builtin_open(on_loop, tmp_path, ini
     try:
         on_loop(main())
         assert paths[1].read_bytes() == paths[0].read_bytes()
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@pytest.mark.parametrize("sizes", [[16], [10, 6], [10, 7], [10, 16], [0, 16], [15, 1, 1]])
+def test_writes_reach_the_descriptor_when_the_builtins_do(on_loop, tmp_path, sizes):
+    """Which writes a 16-byte buffer keeps and which go to the file at once
+    (a write of exactly the buffer's size goes at once from Python 3.13 on):
+    the descriptor's position after each write is the built-in's."""
+    fds = [os.open(tmp_path / name, os.O_RDWR | os.O_CREAT) for name in "ab"]
+
+    async def main():
+        with open(fds[0], "r+b", buffering=16, closefd=False) as expected:
+            async with aiouring.open(fds[1], "r+b", buffering=16, closefd=False) as got:
+                for n in sizes:
+                    expected.write(b"x" * n)
+                    await got.write(b"x" * n)
+                    assert os.lseek(fds[1], 0, 1) == os.lseek(fds[0], 0, 1), n
+
+    try:
+        on_loop(main())
     finally:
         for fd in fds:
             os.close(fd)

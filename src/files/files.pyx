@@ -8,7 +8,7 @@
 # descriptor's own position, as read(2)/write(2). Errors are the os module's
 # OSError subclasses, errno and filenames.
 
-from os import fsencode, makedev, stat_result
+from os import fsencode, fspath, makedev, stat_result
 
 cdef enum:
     # A positional read() larger than this is split into several READs in flight.
@@ -20,6 +20,14 @@ cdef bytes as_path_bytes(object path):
     if isinstance(path, int):
         raise TypeError("a path is required here, not a file descriptor")
     return fsencode(path)
+
+
+cdef object reported_name(object name):
+    """The filename an error names, as the os module reports it: a path
+    object's str or bytes (a descriptor number or None as it is)."""
+    if name is None or isinstance(name, (str, bytes, int)):
+        return name
+    return fspath(name)
 
 
 cdef class FileOperation(Operation):
@@ -265,8 +273,8 @@ cdef class FileRequests:
         self.loop.check_closed()
         op.loop = self.loop
         op.future = Future(loop=self.loop)
-        op.filename = filename
-        op.filename2 = filename2
+        op.filename = reported_name(filename)
+        op.filename2 = reported_name(filename2)
         return op
 
     cdef object started(self, FileOperation op, bint at_once):
