@@ -192,7 +192,8 @@ def test_features_report_the_restrictions(process_policy):
 
 # The opcode each liburing prep function writes.
 PREP_OPCODES = {
-    "accept": "ACCEPT", "accept_direct": "ACCEPT", "multishot_accept": "ACCEPT", "cancel64": "ASYNC_CANCEL",
+    "accept": "ACCEPT", "accept_direct": "ACCEPT", "multishot_accept": "ACCEPT",
+    "cancel64": "ASYNC_CANCEL",
     "close": "CLOSE", "close_direct": "CLOSE", "connect": "CONNECT", "fadvise": "FADVISE",
     "fallocate": "FALLOCATE", "fsync": "FSYNC", "link_timeout": "LINK_TIMEOUT",
     "linkat": "LINKAT", "mkdirat": "MKDIRAT", "msg_ring": "MSG_RING", "nop": "NOP",
