@@ -97,6 +97,13 @@ def __getattr__(name: str) -> NoReturn:
     raise AttributeError(f"module 'aiouring' has no attribute {name!r}")
 
 
+@overload
+def chain(*steps: ops.Step, timeout: float | None = None,
+          program: None = None) -> Coroutine[Any, Any, list[Any]]: ...
+@overload
+def chain(*steps: ops.Step, program: str, args: Sequence[int] = (),
+          buffers: Sequence[Any] = (), files: Sequence[Any] = (), context: int = 0,
+          max_steps: int | None = None, path: str | None = None) -> Awaitable[Any]: ...
 def chain(*steps: ops.Step, timeout: float | None = None, program: str | None = None,
           args: Sequence[int] = (), buffers: Sequence[Any] = (), files: Sequence[Any] = (),
           context: int = 0, max_steps: int | None = None,

@@ -150,6 +150,10 @@ cdef class Loop:
             self.check_callback(callback, 'call_soon_threadsafe')
         if ThreadSafeHandle is not None:
             handle = ThreadSafeHandle(callback, args, self, context)
+            if handle._source_traceback:
+                # Debug mode: the traceback ends in the handle's __init__;
+                # it should end where call_soon_threadsafe() was called.
+                del handle._source_traceback[-1]
         else:
             handle = new_handle(self, callback, args, context)
         self.ready.append(handle)
