@@ -191,3 +191,78 @@ async def test_protocol_swapped_while_a_receive_is_in_flight(aloop):
         assert first.updates == 0
         transport.close()
         await asyncio.sleep(0)
+
+
+class PausingPlainCollector(PlainCollector):
+    """Pauses reading after every data_received() when `pausing` is set."""
+
+    def __init__(self):
+        super().__init__()
+        self.pausing = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        assert type(data) is bytes
+        super().data_received(data)
+        if self.pausing:
+            self.transport.pause_reading()
+
+
+async def wait_for_plain(protocol, count):
+    async with asyncio.timeout(10):
+        while len(protocol.data) < count:
+            protocol.got.clear()
+            await protocol.got.wait()
+
+
+async def test_protocol_gets_large_then_small_reads_in_order(aloop):
+    # Large reads switch aiouring's transport to receiving into fresh bytes
+    # objects; a run of small ones switches it back.
+    mine, peer = socket.socketpair()
+    peer.setblocking(False)
+    with peer:
+        transport, protocol = await aloop.create_connection(PausingPlainCollector, sock=mine)
+        expected = bytearray()
+        for round_ in range(3):
+            big = pattern(65536 * 2 + round_)
+            await aloop.sock_sendall(peer, big)
+            expected += big
+            await wait_for_plain(protocol, len(expected))
+            for i in range(12):
+                small = bytes([65 + i]) * (i + 1)
+                await aloop.sock_sendall(peer, small)
+                expected += small
+                await wait_for_plain(protocol, len(expected))
+        assert bytes(protocol.data) == bytes(expected)
+        # Paused after each large read: whatever is in flight is kept, in order.
+        protocol.pausing = True
+        big = pattern(65536 * 4)
+        sending = aloop.create_task(aloop.sock_sendall(peer, big))
+        expected += big
+        async with asyncio.timeout(10):
+            while len(protocol.data) < len(expected):
+                await asyncio.sleep(0.005)
+                transport.resume_reading()
+        await sending
+        assert bytes(protocol.data) == bytes(expected)
+        transport.close()
+        await asyncio.sleep(0)
+
+
+async def test_protocol_eof_after_large_reads(aloop):
+    mine, peer = socket.socketpair()
+    with peer:
+        transport, protocol = await aloop.create_connection(PausingPlainCollector, sock=mine)
+        protocol.eof = aloop.create_future()
+        protocol.eof_received = lambda: protocol.eof.set_result(len(protocol.data))
+        big = pattern(65536 * 3)
+        await aloop.sock_sendall(peer, big)
+        await wait_for_plain(protocol, len(big))
+        await aloop.sock_sendall(peer, b"tail")
+        peer.shutdown(socket.SHUT_WR)
+        assert await asyncio.wait_for(protocol.eof, 5) == len(big) + 4
+        assert bytes(protocol.data) == big + b"tail"
+        transport.close()
+        await asyncio.sleep(0)
