@@ -266,3 +266,30 @@ async def test_protocol_eof_after_large_reads(aloop):
         assert bytes(protocol.data) == big + b"tail"
         transport.close()
         await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+async def test_a_buffer_changed_after_write_goes_out_as_it_was(aloop, kind):
+    # write() of a bytearray or memoryview sends straight from it where the
+    # socket takes it at once; what waits is a copy.
+    mine, peer = socket.socketpair()
+    mine.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    peer.setblocking(False)
+    with peer:
+        transport, _ = await aloop.create_connection(asyncio.Protocol, sock=mine)
+        source = bytearray(pattern(1 << 20))
+        expected = bytes(source)
+        transport.write(source if kind is bytearray else memoryview(source))
+        assert transport.get_write_buffer_size() > 0   # the socket took part of it
+        source[:] = b"x" * len(source)
+        small = bytearray(b"tail")
+        transport.write(small if kind is bytearray else memoryview(small))
+        small[:] = b"XXXX"
+        received = bytearray()
+        async with asyncio.timeout(10):
+            while len(received) < len(expected) + 4:
+                received += await aloop.sock_recv(peer, 1 << 16)
+        assert bytes(received) == expected + b"tail"
+        transport.close()
+        await asyncio.sleep(0)
+

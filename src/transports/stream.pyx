@@ -382,6 +382,20 @@ cdef class StreamTransport(TransportBase):
             n = sendmsg_now(self.fd, &self.msg, MSG_NOSIGNAL | MSG_DONTWAIT)
         return self.wrote_now(n)
 
+    cdef Py_ssize_t send_buffer_now(self, const char* data, Py_ssize_t length) except -2:
+        cdef ssize_t n = send(self.fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT)
+        cdef int err
+        if n >= 0:
+            return n
+        err = c_errno
+        if err == EAGAIN or err == EINTR:
+            return 0
+        self.write_failed(err)
+        return -1
+
+    cdef bint sends_buffers(self):
+        return True
+
     cdef int submit_write(self) except -1:
         """The queue as one SEND (one buffer) or SENDMSG (several)."""
         cdef bytes first
