@@ -293,3 +293,33 @@ async def test_a_buffer_changed_after_write_goes_out_as_it_was(aloop, kind):
         transport.close()
         await asyncio.sleep(0)
 
+
+
+class PausesInGetBuffer(Collector):
+    """Pauses reading from inside every second get_buffer() call."""
+
+    def __init__(self):
+        super().__init__(5)
+        self.calls = 0
+
+    def get_buffer(self, sizehint):
+        self.calls += 1
+        if self.calls % 2 == 0:
+            self.transport.pause_reading()
+        return self.buffer
+
+
+async def test_pause_from_inside_get_buffer_loses_nothing(aloop):
+    message = pattern(5000)
+    mine, peer = socket.socketpair()
+    peer.setblocking(False)
+    with peer:
+        transport, protocol = await aloop.create_connection(PausesInGetBuffer, sock=mine)
+        await aloop.sock_sendall(peer, message)
+        async with asyncio.timeout(10):
+            while len(protocol.data) < len(message):
+                await asyncio.sleep(0.001)
+                transport.resume_reading()
+        assert bytes(protocol.data) == message
+        transport.close()
+        await protocol.done
