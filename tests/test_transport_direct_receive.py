@@ -218,8 +218,7 @@ async def wait_for_plain(protocol, count):
 
 
 async def test_protocol_gets_large_then_small_reads_in_order(aloop):
-    # Large reads switch aiouring's transport to receiving into fresh bytes
-    # objects; a run of small ones switches it back.
+    # Reads of whole provided buffers and of a few bytes, in turns.
     mine, peer = socket.socketpair()
     peer.setblocking(False)
     with peer:

@@ -2,8 +2,7 @@
 # provided buffer ring feeds a Protocol straight from the CQE; a
 # BufferedProtocol's data is received straight into the buffer its
 # get_buffer() returned (one RECV at a time, the buffer pinned until its
-# CQE), with no copy in between; a Protocol that gets large reads gets them
-# in bytes objects the kernel wrote into (one RECV at a time). write() on
+# CQE), with no copy in between. write() on
 # an idle transport sends at once (as asyncio's); what the socket did not
 # take is queued and flushed as one SEND/SENDMSG per transport per loop
 # iteration. Behaves as asyncio's _SelectorSocketTransport (same errors,
@@ -29,13 +28,6 @@ StreamTransportClass.__name__ = StreamTransportClass.__qualname__ = 'StreamTrans
 cdef enum:
     FALLBACK_RECV_SIZE = 65536
     MAX_DIRECT_RECV = 1 << 30       # one RECV's length is an unsigned int
-    # A Protocol's reads this large go into fresh bytes objects (saving the
-    # copy out of the buffer ring) until SMALL_READS_TO_SWITCH_BACK reads in
-    # a row were smaller than SMALL_READ (then the multishot pays again).
-    LARGE_READ = 32768
-    LARGE_RECV_SIZE = 65536
-    SMALL_READ = 4096
-    SMALL_READS_TO_SWITCH_BACK = 8
 
 
 cdef class StreamTransport(TransportBase):
@@ -53,17 +45,11 @@ cdef class StreamTransport(TransportBase):
     cdef Py_buffer direct_view
     cdef bint direct_held
     cdef object direct_protocol     # whose get_buffer() returned it
-    # A Protocol's RECV in flight into a fresh bytes object (owned here).
-    cdef PyObject* direct_bytes
-    cdef bint large_reads           # receive into fresh bytes, not the ring
-    cdef int small_reads            # in a row, while large_reads
 
     def __dealloc__(self):
         if self.direct_held:
             self.direct_held = False
             PyBuffer_Release(&self.direct_view)
-        Py_XDECREF(self.direct_bytes)
-        self.direct_bytes = NULL
 
     # -- creation ----------------------------------------------------------
 
@@ -99,8 +85,6 @@ cdef class StreamTransport(TransportBase):
     cdef int submit_read(self) except -1:
         if self.buffered:
             return self.submit_direct_read()
-        if self.large_reads:
-            return self.submit_bytes_read()
         if self.pbuf is not None:
             prep_recv_provided(self.loop._ring.sqe_for(self.reader), self.fd,
                                self.pbuf.bgid, True)
@@ -152,40 +136,6 @@ cdef class StreamTransport(TransportBase):
         self.direct_protocol = protocol
         return 0
 
-    cdef int submit_bytes_read(self) except -1:
-        """One RECV into a fresh bytes object: it becomes data_received()'s
-        argument, trimmed in place, without a copy."""
-        cdef object data = PyBytes_FromStringAndSize(NULL, LARGE_RECV_SIZE)
-        io_uring_prep_recv(self.loop._ring.sqe_for(self.reader), self.fd,
-                           PyBytes_AS_STRING(data), LARGE_RECV_SIZE, 0)
-        Py_INCREF(data)
-        self.direct_bytes = <PyObject*>data
-        return 0
-
-    cdef int on_bytes_read(self, int32_t res) except -1:
-        cdef object data
-        if res <= 0:
-            Py_XDECREF(self.direct_bytes)
-            self.direct_bytes = NULL
-            return 0
-        _PyBytes_Resize(&self.direct_bytes, res)
-        data = <object>self.direct_bytes
-        Py_DECREF(data)             # the transport's own reference
-        self.direct_bytes = NULL
-        if res < SMALL_READ:
-            self.small_reads += 1
-            if self.small_reads >= SMALL_READS_TO_SWITCH_BACK and self.pbuf is not None:
-                self.large_reads = False
-        else:
-            self.small_reads = 0
-        if self.closing:
-            return 0
-        self.data_enter = self.loop._ring.enters
-        if self.paused or self.pending:
-            self.pending.append(data)
-            return 0
-        return self.deliver(data)
-
     cdef int on_direct_read(self, int32_t res) except -1:
         """The CQE of a RECV into a protocol's buffer: the bytes are there
         already; buffer_updated() tells the protocol, unless it is paused
@@ -212,12 +162,9 @@ cdef class StreamTransport(TransportBase):
 
     cdef int on_read(self, int32_t res, uint32_t flags) except -1:
         cdef uint16_t bid
-        if self.direct_held or self.direct_bytes != NULL:
+        if self.direct_held:
             try:
-                if self.direct_held:
-                    self.on_direct_read(res)
-                else:
-                    self.on_bytes_read(res)
+                self.on_direct_read(res)
             finally:
                 if res > 0:
                     self.keep_receiving()
@@ -228,13 +175,6 @@ cdef class StreamTransport(TransportBase):
             try:
                 if flags & IORING_CQE_F_BUFFER:
                     bid = <uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT)
-                    if res >= LARGE_READ and not self.large_reads:
-                        # Large reads: fresh bytes from now on, once the
-                        # multishot ended.
-                        self.large_reads = True
-                        self.small_reads = 0
-                        if flags & IORING_CQE_F_MORE:
-                            self.loop._ring.cancel(self.reader)
                     try:
                         self.received(self.pbuf.buffer(bid), res)
                     finally:
