@@ -358,7 +358,10 @@ cdef class TransportBase(FlushTarget):
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f'data argument must be a bytes-like object, '
                                 f'not {type(data).__name__!r}')
-            data = bytes(data)      # the caller may change it after write()
+            if type(data) is not memoryview or (<memoryview>data).c_contiguous:
+                self.check_write()
+                return self.write_buffer(data)
+            data = bytes(data)
         self.check_write()
         if not data:
             return
@@ -369,6 +372,45 @@ cdef class TransportBase(FlushTarget):
         self.queue.append(data)
         self.buffer_size += len(<bytes>data)
         self.queued(was_idle)
+
+    cdef write_buffer(self, object data):
+        """write() of a bytearray or memoryview: an idle transport sends
+        straight from it; only what the fd did not take is copied (the
+        caller may change its buffer after write())."""
+        cdef Py_buffer view
+        cdef Py_ssize_t sent = 0
+        cdef bint was_idle = not self.queue
+        cdef bytes rest
+        get_readable_buffer(data, &view)
+        try:
+            if view.len == 0:
+                return
+            if self.drops_writes():
+                self.write_lost()
+                return
+            if was_idle and self.fd >= 0:
+                sent = self.send_buffer_now(<const char*>view.buf, view.len)
+                if sent < 0:
+                    return          # failed: the transport is closing
+                if sent == view.len:
+                    return
+            rest = PyBytes_FromStringAndSize(<const char*>view.buf + sent, view.len - sent)
+        finally:
+            PyBuffer_Release(&view)
+        self.queue.append(rest)
+        self.buffer_size += len(rest)
+        # An idle transport tried its fd already (unless the kind cannot).
+        self.queued(was_idle and sent == 0 and not self.sends_buffers())
+
+    cdef Py_ssize_t send_buffer_now(self, const char* data, Py_ssize_t length) except -2:
+        """Writes from data straight into the fd, without blocking: the
+        count written (0 when the fd is full), -1 after a fatal error. The
+        default writes nothing (the kind's send_now() runs on the queue)."""
+        return 0
+
+    cdef bint sends_buffers(self):
+        """send_buffer_now() writes (the kind overrides it)."""
+        return False
 
     def writelines(self, list_of_data):
         """write() of the buffers joined, without joining them: an idle

@@ -1,5 +1,8 @@
 # Completion-based TCP/Unix stream transport: a multishot RECV into the loop's
-# provided buffer ring feeds the protocol straight from the CQE. write() on
+# provided buffer ring feeds a Protocol straight from the CQE; a
+# BufferedProtocol's data is received straight into the buffer its
+# get_buffer() returned (one RECV at a time, the buffer pinned until its
+# CQE), with no copy in between. write() on
 # an idle transport sends at once (as asyncio's); what the socket did not
 # take is queued and flushed as one SEND/SENDMSG per transport per loop
 # iteration. Behaves as asyncio's _SelectorSocketTransport (same errors,
@@ -24,6 +27,7 @@ StreamTransportClass.__name__ = StreamTransportClass.__qualname__ = 'StreamTrans
 
 cdef enum:
     FALLBACK_RECV_SIZE = 65536
+    MAX_DIRECT_RECV = 1 << 30       # one RECV's length is an unsigned int
 
 
 cdef class StreamTransport(TransportBase):
@@ -36,6 +40,16 @@ cdef class StreamTransport(TransportBase):
     cdef bint shut_down
     cdef unsigned long long data_enter  # the ring's enter that brought the last data
     cdef public object _empty_waiter
+    # The protocol buffer a RECV in flight writes into: exported (so a
+    # bytearray cannot be resized or freed under the kernel) until its CQE.
+    cdef Py_buffer direct_view
+    cdef bint direct_held
+    cdef object direct_protocol     # whose get_buffer() returned it
+
+    def __dealloc__(self):
+        if self.direct_held:
+            self.direct_held = False
+            PyBuffer_Release(&self.direct_view)
 
     # -- creation ----------------------------------------------------------
 
@@ -69,6 +83,8 @@ cdef class StreamTransport(TransportBase):
     # -- reading -----------------------------------------------------------
 
     cdef int submit_read(self) except -1:
+        if self.buffered:
+            return self.submit_direct_read()
         if self.pbuf is not None:
             prep_recv_provided(self.loop._ring.sqe_for(self.reader), self.fd,
                                self.pbuf.bgid, True)
@@ -78,8 +94,83 @@ cdef class StreamTransport(TransportBase):
                                self.own_buffer, FALLBACK_RECV_SIZE, 0)
         return 0
 
+    cdef int submit_direct_read(self) except -1:
+        """One RECV into the buffer protocol.get_buffer() returns, which the
+        transport holds (exported) until the CQE."""
+        cdef object protocol = self.protocol
+        cdef object context = self.context
+        cdef bint entered
+        cdef Py_ssize_t length
+        # get_buffer() is protocol code: it runs in the transport's context.
+        entered = enter_context(context)
+        try:
+            try:
+                buf = protocol.get_buffer(-1)
+                get_writable_buffer(buf, &self.direct_view)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+                return 0
+        finally:
+            if entered:
+                PyContext_Exit(context)
+        length = min(self.direct_view.len, <Py_ssize_t>MAX_DIRECT_RECV)
+        # get_buffer() may have paused, closed or re-armed the transport.
+        if (length == 0 or self.paused or self.pending or protocol is not self.protocol
+                or not self.may_read()):
+            PyBuffer_Release(&self.direct_view)
+            if length == 0 and not self.closing:
+                self.fatal_error(RuntimeError('get_buffer() returned an empty buffer'),
+                                 'Fatal error: protocol.get_buffer() call failed.')
+            elif not self.closing and not self.paused and not self.reader.user_data:
+                self.keep_receiving()
+            return 0
+        try:
+            io_uring_prep_recv(self.loop._ring.sqe_for(self.reader), self.fd,
+                               self.direct_view.buf, length, 0)
+        except BaseException:
+            PyBuffer_Release(&self.direct_view)
+            raise
+        self.direct_held = True
+        self.direct_protocol = protocol
+        return 0
+
+    cdef int on_direct_read(self, int32_t res) except -1:
+        """The CQE of a RECV into a protocol's buffer: the bytes are there
+        already; buffer_updated() tells the protocol, unless it is paused
+        or was replaced meanwhile (then they are kept as bytes, in order)."""
+        cdef object protocol = self.direct_protocol
+        self.direct_protocol = None
+        self.direct_held = False
+        try:
+            if res <= 0 or self.closing:
+                return 0
+            self.data_enter = self.loop._ring.enters
+            if self.paused or self.pending or protocol is not self.protocol or not self.buffered:
+                self.pending.append(PyBytes_FromStringAndSize(<char*>self.direct_view.buf, res))
+                return 0
+        finally:
+            PyBuffer_Release(&self.direct_view)
+        try:
+            protocol.buffer_updated(res)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.fatal_error(exc, 'Fatal error: protocol.buffer_updated() call failed.')
+        return 0
+
     cdef int on_read(self, int32_t res, uint32_t flags) except -1:
         cdef uint16_t bid
+        if self.direct_held:
+            try:
+                self.on_direct_read(res)
+            finally:
+                if res > 0:
+                    self.keep_receiving()
+            if res > 0:
+                return 0
+            flags = 0       # the end or an error, handled below
         if res > 0:
             try:
                 if flags & IORING_CQE_F_BUFFER:
@@ -128,6 +219,14 @@ cdef class StreamTransport(TransportBase):
         return self.deliver_bytes(data, length)
 
     cdef int deliver(self, object item) except -1:
+        if not self.buffered:
+            try:
+                self.protocol.data_received(item)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
+            return 0
         return self.deliver_bytes(PyBytes_AS_STRING(item), len(<bytes>item))
 
     cdef int deliver_bytes(self, const char* data, Py_ssize_t length) except -1:
@@ -222,6 +321,20 @@ cdef class StreamTransport(TransportBase):
             self.point_msg()
             n = sendmsg_now(self.fd, &self.msg, MSG_NOSIGNAL | MSG_DONTWAIT)
         return self.wrote_now(n)
+
+    cdef Py_ssize_t send_buffer_now(self, const char* data, Py_ssize_t length) except -2:
+        cdef ssize_t n = send(self.fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT)
+        cdef int err
+        if n >= 0:
+            return n
+        err = c_errno
+        if err == EAGAIN or err == EINTR:
+            return 0
+        self.write_failed(err)
+        return -1
+
+    cdef bint sends_buffers(self):
+        return True
 
     cdef int submit_write(self) except -1:
         """The queue as one SEND (one buffer) or SENDMSG (several)."""

@@ -95,6 +95,8 @@ cdef class TransportBase(FlushTarget):
     cdef int on_ready(self, TransportRequest request, int32_t res) except -1
     cdef int on_watch(self, int32_t res) except -1
     cdef int send_now(self) except -1
+    cdef Py_ssize_t send_buffer_now(self, const char* data, Py_ssize_t length) except -2
+    cdef bint sends_buffers(self)
     cdef int submit_write(self) except -1
     cdef int write_failed(self, int err) except -1
     cdef int writes_drained(self) except -1
@@ -112,6 +114,7 @@ cdef class TransportBase(FlushTarget):
 
     # Writing and flow control.
     cdef int check_write(self) except -1
+    cdef write_buffer(self, object data)
     cdef int write_lost(self) except -1
     cdef int queued(self, bint was_idle) except -1
     cdef int write_next(self) except -1
