@@ -138,8 +138,17 @@ class AsyncBufferedFile:
             return rest + await self.raw.readall()
         if size <= self._available():
             return self._take(size)
-        chunks = [self._take(self._available())]
-        missing = size - len(chunks[0])
+        if not self._available() and size >= self.buffer_size:
+            # Nothing buffered: a large read goes straight to the file, and
+            # the bytes the kernel filled are handed out without a copy.
+            data = await self.raw.read(size)
+            if len(data) == size or not data:
+                return data
+            chunks = [data]
+            missing = size - len(data)
+        else:
+            chunks = [self._take(self._available())]
+            missing = size - len(chunks[0])
         while missing > 0:
             if missing >= self.buffer_size:
                 data = await self.raw.read(missing)
