@@ -39,6 +39,9 @@ class AsyncBufferedFile:
         self._rbuf = b""
         self._rpos = 0
         self._wbuf = bytearray()
+        # (st_size, st_mtime_ns, st_ctime_ns) when the read buffer holds
+        # bytes read along with the open, not yet checked against the file.
+        self._stamp: tuple[int, ...] | None = None
 
     # -- state -------------------------------------------------------------
 
@@ -98,8 +101,28 @@ class AsyncBufferedFile:
             raise ValueError(f"flush() before detach(): {len(self._wbuf)} bytes "
                              "are still buffered")
         self._drop_read_buffer()
+        self._stamp = None
         raw, self._raw = self.raw, None
         return raw
+
+    def _hold_prefetched(self, data: bytes, stamp: tuple[int, ...]) -> None:
+        """Takes bytes read at offset 0 right after the open as the read
+        buffer. They are checked against the file's size and times on first
+        use, so a file changed since reads afresh."""
+        self._rbuf, self._rpos, self._stamp = data, 0, stamp
+        self.raw._pos += len(data)
+
+    def _check_prefetched(self) -> bool:
+        """Before the first use of prefetched bytes: drops them if the file
+        changed since; True when they are the whole file (nothing is left
+        to read)."""
+        stamp, self._stamp = self._stamp, None
+        assert stamp is not None
+        st = os.fstat(self.raw._fd)     # no disk access
+        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) != stamp:
+            self._drop_read_buffer()
+            return False
+        return len(self._rbuf) == stamp[0]
 
     def _available(self) -> int:
         return len(self._rbuf) - self._rpos
@@ -132,9 +155,13 @@ class AsyncBufferedFile:
 
     async def read(self, size: int | None = -1) -> bytes:
         self._check_readable()
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        at_end = self._stamp is not None and self._check_prefetched()
         if size is None or size < 0:
             rest = self._take(self._available())
+            if at_end:
+                return rest
             return rest + await self.raw.readall()
         if size <= self._available():
             return self._take(size)
@@ -164,7 +191,10 @@ class AsyncBufferedFile:
 
     async def read1(self, size: int | None = -1) -> bytes:
         self._check_readable()
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        if self._stamp is not None:
+            self._check_prefetched()
         if size is None or size < 0:
             size = self.buffer_size
         if size == 0:
@@ -187,14 +217,20 @@ class AsyncBufferedFile:
 
     async def peek(self, size: int = 0) -> bytes:
         self._check_readable()
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        if self._stamp is not None:
+            self._check_prefetched()
         if not self._available():
             await self._fill(size)
         return self._rbuf[self._rpos:]
 
     async def readline(self, size: int | None = -1) -> bytes:
         self._check_readable()
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        if self._stamp is not None:
+            self._check_prefetched()
         if size is None:
             size = -1
         chunks: list[bytes] = []
@@ -321,7 +357,8 @@ class AsyncBufferedFile:
         if self.raw.closed:
             return
         try:
-            await self.flush()
+            if self._wbuf:
+                await self.flush()
         finally:
             await self.raw.close()
 

@@ -222,7 +222,13 @@ class AsyncFileIO:
             return
         self._closed = True
         if self._closefd:
-            await self._backend.close(self._fd, owned=not self._shared)
+            if not self._writable and self._backend.kind == "ring":
+                # Closing a read-only descriptor reports nothing worth a
+                # wait: the close goes to the kernel now, behind every
+                # request queued on it, and nobody waits for its result.
+                self._backend.close_now(self._fd)
+            else:
+                await self._backend.close(self._fd, owned=not self._shared)
         if self._delete_on_close is not None:
             try:
                 await self._backend.unlink(self._delete_on_close)
