@@ -21,9 +21,11 @@ never lands after a later one or on a reused descriptor number.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import mmap
 import os
+import stat
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -32,7 +34,6 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 from . import ops
 from ._ring import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
                     AT_SYMLINK_NOFOLLOW)
-from .errors import ChainError
 from .loop import Loop
 
 if TYPE_CHECKING:
@@ -191,36 +192,27 @@ class RingBackend:
         return await pump.run(count)
 
     async def read_file(self, path: str | bytes) -> bytes:
-        """The whole file. Up to SMALL_FILE bytes cost one chain -- OPENAT
-        into a direct descriptor, READ, CLOSE -- and one wake-up; a larger
-        file goes on with ordinary reads. (No STATX step: the kernel runs
-        STATX on a worker thread, which costs more than it tells; a short
-        READ already says where the file ends.)"""
-        opened = ops.openat(path, os.O_RDONLY, direct=True)
-        content: bytes
+        """The whole file. A regular file of up to SMALL_FILE bytes costs
+        one wake-up: OPENAT, and from its completion a READ of the whole
+        file (FileRequests.open_read); the close goes to the kernel without
+        a wait. A larger file, or one the kernel could not read at once,
+        goes on with ordinary reads."""
+        fd, data, st = await self.open_read(path, os.O_RDONLY, 0, SMALL_FILE)
         try:
-            results = await self.loop.chain(
-                opened, ops.read(opened, SMALL_FILE, 0, hardlink=True), ops.close(opened))
-            content = results[1]
-        except ChainError as exc:
-            failed = exc.results[exc.step]
-            if exc.step == 1 and not isinstance(failed, OSError):
-                content = failed            # a short read: the whole file
-            elif isinstance(failed, OSError):
-                raise OSError(failed.errno, failed.strerror, path) from None
-            else:
-                raise OSError(exc.errno, exc.strerror, path) from None
-        if len(content) < SMALL_FILE:
-            return content
-        chunks, offset = [content], len(content)
-        fd = await self.open(path, os.O_RDONLY)
-        try:
-            while chunk := await self.read(fd, 4 << 20, offset):
+            if st is not None and stat.S_ISDIR(st[0]):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            if data is not None and len(data) <= st[2]:
+                return data         # shorter than asked for: all of it
+            regular = st is not None and stat.S_ISREG(st[0])
+            chunks = [data] if data else []
+            offset = len(data) if data else 0
+            while chunk := await self.loop._files.read(
+                    fd, 4 << 20, offset if regular else -1, filename=path, owned=True):
                 chunks.append(chunk)
                 offset += len(chunk)
+            return b"".join(chunks)
         finally:
-            await self.close(fd)
-        return b"".join(chunks)
+            self.close_now(fd)
 
 
 _opcodes: frozenset[str] | None = None

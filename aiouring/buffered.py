@@ -124,6 +124,13 @@ class AsyncBufferedFile:
             return False
         return len(self._rbuf) == stamp[0]
 
+    def _unread(self, data: bytes) -> None:
+        """Puts bytes taken from the file back in front of the read buffer
+        (a call that took them failed before returning them)."""
+        if data:
+            self._rbuf = data + self._rbuf[self._rpos:]
+            self._rpos = 0
+
     def _available(self) -> int:
         return len(self._rbuf) - self._rpos
 
@@ -162,7 +169,11 @@ class AsyncBufferedFile:
             rest = self._take(self._available())
             if at_end:
                 return rest
-            return rest + await self.raw.readall()
+            try:
+                return rest + await self.raw.readall()
+            except BaseException:
+                self._unread(rest)
+                raise
         if size <= self._available():
             return self._take(size)
         if not self._available() and size >= self.buffer_size:
@@ -176,17 +187,21 @@ class AsyncBufferedFile:
         else:
             chunks = [self._take(self._available())]
             missing = size - len(chunks[0])
-        while missing > 0:
-            if missing >= self.buffer_size:
-                data = await self.raw.read(missing)
-            else:
-                if not await self._fill(missing):
+        try:
+            while missing > 0:
+                if missing >= self.buffer_size:
+                    data = await self.raw.read(missing)
+                else:
+                    if not await self._fill(missing):
+                        break
+                    data = self._take(missing)
+                if not data:
                     break
-                data = self._take(missing)
-            if not data:
-                break
-            chunks.append(data)
-            missing -= len(data)
+                chunks.append(data)
+                missing -= len(data)
+        except BaseException:
+            self._unread(b"".join(chunks))  # read, so never lost: read next
+            raise
         return b"".join(chunks)
 
     async def read1(self, size: int | None = -1) -> bytes:
@@ -205,9 +220,28 @@ class AsyncBufferedFile:
 
     async def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
-        data = await self.read(len(view))
-        view[:len(data)] = data
-        return len(data)
+        size = len(view)
+        if self._available() or size < self.buffer_size or self._stamp is not None:
+            data = await self.read(size)
+            view[:len(data)] = data
+            return len(data)
+        # Nothing buffered and a large buffer: the kernel reads straight
+        # into it (the request holds the buffer until its completion).
+        self._check_readable()
+        if self._wbuf:
+            await self.flush()
+        total = 0
+        try:
+            while total < size:
+                count = await self.raw.readinto(view[total:])
+                if not count:
+                    break
+                total += count
+        except BaseException:
+            # What already arrived stays readable rather than lost.
+            self._unread(bytes(view[:total]))
+            raise
+        return total
 
     async def readinto1(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")

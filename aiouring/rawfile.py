@@ -150,17 +150,22 @@ class AsyncFileIO:
     async def readall(self) -> bytes:
         self._check_readable()
         chunks = []
-        while True:
-            want = DEFAULT_BUFFER_SIZE
-            if self._regular and self._seekable:
-                end = os.fstat(self._fd).st_size  # no disk access: the inode is in memory
-                want = max(end - self._tell() + 1, 1)
-            chunk = await self.read(want)
-            if chunk:
-                chunks.append(chunk)
-            # A short read of a regular file is its end.
-            if not chunk or (self._regular and len(chunk) < want):
-                break
+        try:
+            while True:
+                want = DEFAULT_BUFFER_SIZE
+                if self._regular and self._seekable:
+                    end = os.fstat(self._fd).st_size  # no disk access: the inode is in memory
+                    want = max(end - self._tell() + 1, 1)
+                chunk = await self.read(want)
+                if chunk:
+                    chunks.append(chunk)
+                # A short read of a regular file is its end.
+                if not chunk or (self._regular and len(chunk) < want):
+                    break
+        except BaseException:
+            if chunks and self._seekable and not self._closed:
+                self._rewind(sum(map(len, chunks)))     # read again next time
+            raise
         return b"".join(chunks)
 
     async def readinto(self, buffer: WriteableBuffer) -> int:
