@@ -234,7 +234,7 @@ _QUEUED, _RUNNING, _DONE, _DROPPED = range(4)
 class _Job:
     """One call in the executor, and what became of it once nobody waits."""
 
-    __slots__ = ("lock", "state", "abandoned", "salvage", "finished")
+    __slots__ = ("lock", "state", "abandoned", "salvage", "finished", "result")
 
     def __init__(self, salvage: Callable[[Any], object] | None) -> None:
         self.lock = threading.Lock()
@@ -243,6 +243,7 @@ class _Job:
         self.salvage = salvage      # releases a result nobody waits for
         # A future of the loop, once one waits.
         self.finished: asyncio.Future[None] | None = None
+        self.result: Any = None     # kept until the awaiting task has it
 
     def run(self, loop: asyncio.AbstractEventLoop, func: Callable[..., Any],
             args: tuple[Any, ...]) -> Any:
@@ -257,6 +258,7 @@ class _Job:
         finally:
             with self.lock:
                 self.state = _DONE
+                self.result = result
                 abandoned, finished = self.abandoned, self.finished
             if abandoned and self.salvage is not None and result is not None:
                 self.salvage(result)
@@ -277,7 +279,11 @@ class _Job:
                 self.abandoned = True
                 self.finished = loop.create_future()
                 return self.finished
-            return None
+            # Done, but the task was cancelled before it took the result.
+            result, self.result = self.result, None
+        if self.salvage is not None and result is not None:
+            self.salvage(result)
+        return None
 
 
 def _settle_future(future: asyncio.Future[None]) -> None:
