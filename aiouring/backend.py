@@ -122,6 +122,7 @@ class RingBackend:
         # a close nobody waits for (see FileRequests.open_read, close_now).
         self.open_read = loop._files.open_read
         self.close_now = loop._files.close_now
+        self.unchanged = loop._files.unchanged
 
     def call(self, func: Callable[_P, _T], *args: _P.args,
              **kwargs: _P.kwargs) -> asyncio.Future[_T]:
@@ -201,7 +202,7 @@ class RingBackend:
         try:
             if st is not None and stat.S_ISDIR(st[0]):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-            if data is not None and len(data) <= st[2]:
+            if data is not None and st is not None and len(data) <= st[2]:
                 return data         # shorter than asked for: all of it
             regular = st is not None and stat.S_ISREG(st[0])
             chunks = [data] if data else []

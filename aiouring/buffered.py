@@ -15,8 +15,9 @@ import io
 import os
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
+from .backend import RingBackend
 from .rawfile import AsyncFileIO, FileName
 
 if TYPE_CHECKING:
@@ -118,8 +119,9 @@ class AsyncBufferedFile:
         to read)."""
         stamp, self._stamp = self._stamp, None
         assert stamp is not None
-        st = os.fstat(self.raw._fd)     # no disk access
-        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) != stamp:
+        raw = self.raw
+        # Only RingBackend prefetches; fstat(2) needs no disk access.
+        if not cast(RingBackend, raw._backend).unchanged(raw._fd, stamp):
             self._drop_read_buffer()
             return False
         return len(self._rbuf) == stamp[0]

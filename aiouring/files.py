@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import io
 import os
 import stat
@@ -60,10 +61,15 @@ def running_loop() -> Loop:
 
 
 def _mode_flags(mode: str) -> tuple[int, bool, bool, bool, bool]:
-    """(flags, readable, writable, appending, creating) for a mode string,
+    """(flags, readable, writable, appending, binary) for a mode string,
     validated as the built-in open() validates it."""
     if not isinstance(mode, str):
         raise TypeError(f"invalid mode: {mode!r}")
+    return _parse_mode(mode)
+
+
+@functools.lru_cache(maxsize=64)    # a program uses a handful of modes
+def _parse_mode(mode: str) -> tuple[int, bool, bool, bool, bool]:
     modes = set(mode)
     if modes - set("axrwb+t") or len(mode) > len(modes):
         raise ValueError(f"invalid mode: {mode!r}")
@@ -155,7 +161,8 @@ async def _open(file: FileDescriptorOrPath, mode: str, buffering: int, encoding:
     else:
         if not closefd:
             raise ValueError("Cannot use closefd=False with file name")
-        if opener is None and open_flags == os.O_RDONLY and buffering and backend.kind == "ring":
+        if (opener is None and open_flags == os.O_RDONLY and buffering
+                and isinstance(backend, backends.RingBackend)):
             # Read-only and buffered: the file's first bytes come with the
             # open (one wake-up) and wait in the read buffer.
             fd, data, st = await backend.open_read(file, open_flags, 0o666, PREFETCH_MAX)
@@ -209,7 +216,8 @@ def wrap_descriptor(backend: backends.Backend, fd: int, name: FileName, mode: st
                           readable=readable, writable=writable, appending=appending,
                           closefd=closefd, seekable=seekable,
                           regular=regular, blksize=blksize,
-                          direct=direct, shared=shared)
+                          direct=direct, shared=shared,
+                          position=None if prefetched is None else 0)
     except BaseException:
         if closefd:
             os.close(fd)

@@ -25,6 +25,8 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Self
 
+from .backend import RingBackend
+
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
@@ -45,7 +47,7 @@ class AsyncFileIO:
     def __init__(self, backend: Backend, fd: int, name: FileName, mode: str, *,
                  readable: bool, writable: bool, appending: bool, closefd: bool,
                  seekable: bool, regular: bool, blksize: int, direct: bool = False,
-                 shared: bool = True) -> None:
+                 shared: bool = True, position: int | None = None) -> None:
         self._backend = backend
         self._fd = fd
         self.name = name
@@ -59,7 +61,11 @@ class AsyncFileIO:
         self._blksize = blksize
         self._direct = direct
         self._shared = shared or appending or not seekable
-        self._pos = 0 if self._shared else os.lseek(fd, 0, os.SEEK_CUR)
+        # position: where a descriptor just opened stands (no lseek needed).
+        if self._shared:
+            self._pos = 0
+        else:
+            self._pos = os.lseek(fd, 0, os.SEEK_CUR) if position is None else position
         self._closed = False
         self._delete_on_close: str | bytes | None = None    # a temporary file's path
 
@@ -227,7 +233,7 @@ class AsyncFileIO:
             return
         self._closed = True
         if self._closefd:
-            if not self._writable and self._backend.kind == "ring":
+            if not self._writable and isinstance(self._backend, RingBackend):
                 # Closing a read-only descriptor reports nothing worth a
                 # wait: the close goes to the kernel now, behind every
                 # request queued on it, and nobody waits for its result.

@@ -491,6 +491,17 @@ cdef class FileRequests:
                              PyBytes_AS_STRING(op.path), flags | O_CLOEXEC, mode)
         return self.started(op, False)
 
+    def unchanged(self, int fd, tuple stamp):
+        """Whether fstat(2) of fd still gives stamp, OpenReadOp's
+        (st_size, st_mtime_ns, st_ctime_ns): bytes read earlier are still
+        the file's (a change sets ctime, finely on current kernels)."""
+        cdef fd_stat st
+        if fstat_fd(fd, &st) != 0:
+            return False
+        return stamp == (st.st_size,
+                         st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+                         st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec)
+
     def close_now(self, int fd):
         """close(2) submitted at once, with no result to wait for: for a
         descriptor whose close cannot report anything (opened read-only).
