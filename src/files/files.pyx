@@ -288,14 +288,18 @@ cdef class OpenReadOp(FileOperation):
                 return self.finish((self.fd, None, self.stat))
             # One byte more than the size: a short read shows the end.
             data = PyBytes_FromStringAndSize(NULL, st.st_size + 1)
-            Py_INCREF(data)
-            self.data = <PyObject*>data
-            self.reading = True
-            sqe = self.loop._ring.sqe_for(self)
+            try:
+                sqe = self.loop._ring.sqe_for(self)
+            except Exception:
+                # No room for the read: the reader reads it later.
+                return self.finish((self.fd, None, self.stat))
             io_uring_prep_read(sqe, self.fd, PyBytes_AS_STRING(data),
                                <unsigned>(st.st_size + 1), 0)
             # A read that would wait for the disk is left to the reader.
             sqe.rw_flags = RWF_NOWAIT_VALUE
+            Py_INCREF(data)
+            self.data = <PyObject*>data
+            self.reading = True
             return 0
         if self.future.cancelled():
             close_fd(self.fd)
