@@ -329,3 +329,28 @@ def test_cancelled_read_all_of_a_large_file_loses_nothing(on_loop, tmp_path):
                     return
             assert await f.read() == data[5:]
     on_loop(main())
+
+
+@pytest.mark.parametrize("buffering", [0, -1])
+def test_close_behind_a_queued_read_never_reads_another_file(on_loop, tmp_path, buffering):
+    """A read-only close that does not wait still lets a read queued before
+    it on the same descriptor finish on that file, even when the number is
+    reused right away."""
+    if on_loop.threads:
+        pytest.skip("the thread backend's close does not wait for a read still "
+                    "running on the descriptor (a known gap of ThreadBackend)")
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_bytes(b"1" * 100_000)
+    second.write_bytes(b"2" * 100_000)
+
+    async def main():
+        for _ in range(20):
+            f = await aiouring.open(first, "rb", buffering=buffering)
+            await f.seek(70_000)    # past what the open read along with it
+            reader = asyncio.ensure_future(f.read(20_000))
+            await asyncio.sleep(0)  # the reader's request is queued now
+            await f.close()
+            async with aiouring.open(second, "rb") as g:
+                assert await reader == b"1" * 20_000
+                assert await g.read(5) == b"22222"
+    on_loop(main())

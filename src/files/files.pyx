@@ -358,6 +358,12 @@ cdef class FileRequests:
         op.filename2 = filename2
         return op
 
+    cdef int note_queued(self, int fd) except -1:
+        if self.queued_on is None:
+            self.queued_on = {}
+        self.queued_on[fd] = self.loop._ring.enters
+        return 0
+
     cdef object started(self, FileOperation op, bint at_once):
         """The awaitable of op's result; at_once submits op's SQE now, so the
         kernel resolves its fd at call time."""
@@ -388,6 +394,8 @@ cdef class FileRequests:
             split.data = <PyObject*>data
             split.length = n
             split.queue(fd, offset)
+            if owned:
+                self.note_queued(fd)
             return self.started(split, not owned)
         op = <ReadOp>self.new_op(ReadOp, filename)
         data = PyBytes_FromStringAndSize(NULL, min(n, MAX_RW_COUNT))
@@ -397,6 +405,8 @@ cdef class FileRequests:
         op.offset = <uint64_t>offset
         op.nowait = offset >= 0
         op.queue()
+        if owned:
+            self.note_queued(fd)
         return self.started(op, not owned)
 
     def readinto(self, int fd, buf, int64_t offset=-1, filename=None, bint owned=False):
@@ -429,6 +439,8 @@ cdef class FileRequests:
             op.future.set_result(0)
             return op.future
         op.queue()
+        if owned:
+            self.note_queued(fd)
         return self.started(op, not owned)
 
     def statx(self, path, int dir_fd=AT_FDCWD_VALUE, int flags=0,
@@ -482,6 +494,8 @@ cdef class FileRequests:
         """close(2) (IORING_OP_CLOSE)."""
         cdef FileOperation op = self.new_op(FileOperation)
         io_uring_prep_close(self.loop._ring.sqe_for(op), fd)
+        if owned:
+            self.note_queued(fd)
         return self.started(op, not owned)
 
     def open_read(self, path, int flags, int mode=0o666, Py_ssize_t limit=0):
@@ -507,12 +521,19 @@ cdef class FileRequests:
                          st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec)
 
     def close_now(self, int fd):
-        """close(2) submitted at once, with no result to wait for: for a
-        descriptor whose close cannot report anything (opened read-only).
-        Requests queued before it on the same descriptor go to the kernel
-        with it, ahead of it."""
-        cdef CloseNowOp op = CloseNowOp.__new__(CloseNowOp)
+        """close(2) now, with no result to wait for: for a descriptor whose
+        close cannot report anything (opened read-only). Done right here
+        unless an owned request on fd still waits in the SQ for the next
+        enter; then a CLOSE follows it and both go to the kernel at once,
+        so that request never meets a reused descriptor number. (A request
+        the kernel already has holds the file itself.)"""
+        cdef CloseNowOp op
         self.loop.check_closed()
+        queued = None if self.queued_on is None else self.queued_on.pop(fd, None)
+        if queued is None or queued != self.loop._ring.enters:
+            close_fd(fd)
+            return
+        op = CloseNowOp.__new__(CloseNowOp)
         op.background = True
         io_uring_prep_close(self.loop._ring.sqe_for(op), fd)
         self.loop._ring.submit_now()
