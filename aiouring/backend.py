@@ -303,6 +303,8 @@ class ThreadBackend:
         self.executor = executor
         # fd -> futures of cancelled calls still running
         self._unfinished: dict[int, list[asyncio.Future[None]]] = {}
+        # fd -> calls on it that someone still awaits (close() waits for them)
+        self._running: dict[int, set[asyncio.Future[Any]]] = {}
 
     def call(self, func: Callable[_P, _T], *args: _P.args,
              **kwargs: _P.kwargs) -> asyncio.Future[_T]:
@@ -311,18 +313,29 @@ class ThreadBackend:
                                          functools.partial(func, *args, **kwargs))
 
     async def _run(self, func: Callable[..., _T], *args: Any, fd: int | None = None,
-                   salvage: Callable[[_T], object] | None = None) -> _T:
+                   salvage: Callable[[_T], object] | None = None,
+                   positional: bool = False) -> _T:
+        """func(*args) in the executor. positional: a pread/pwrite on fd,
+        which ends soon (unlike a read of a pipe), so close() waits for it."""
         if fd is not None and fd in self._unfinished:
             await self._settle(fd)
         job = _Job(salvage)
+        future = self.loop.run_in_executor(self.executor, job.run, self.loop, func, args)
+        if positional and fd is not None:
+            self._running.setdefault(fd, set()).add(future)
         try:
-            return cast(_T, await self.loop.run_in_executor(
-                self.executor, job.run, self.loop, func, args))
+            return cast(_T, await future)
         except asyncio.CancelledError:
             finished = job.abandon(self.loop)
             if finished is not None and fd is not None:
                 self._unfinished.setdefault(fd, []).append(finished)
             raise
+        finally:
+            if positional and fd is not None:
+                running = self._running[fd]
+                running.discard(future)
+                if not running:
+                    del self._running[fd]
 
     async def _settle(self, fd: int) -> None:
         """Waits for the cancelled calls on fd that are still running."""
@@ -341,22 +354,22 @@ class ThreadBackend:
         if n < 0:
             raise ValueError("negative read size")
         if offset >= 0:
-            return self._run(os.pread, fd, n, offset, fd=fd)
+            return self._run(os.pread, fd, n, offset, fd=fd, positional=True)
         return self._run(os.read, fd, n, fd=fd)
 
     def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1,
                  owned: bool = False) -> Awaitable[int]:
         if offset >= 0:
-            return self._run(os.preadv, fd, [buffer], offset, fd=fd)
+            return self._run(os.preadv, fd, [buffer], offset, fd=fd, positional=True)
         return self._run(os.readv, fd, [buffer], fd=fd)
 
     def write(self, fd: int, data: ReadableBuffer, offset: int = -1,
               owned: bool = False) -> Awaitable[int]:
-        return self._run(_write_all, fd, data, offset, fd=fd)
+        return self._run(_write_all, fd, data, offset, fd=fd, positional=offset >= 0)
 
     def read_aligned(self, fd: int, size: int, offset: int,
                      owned: bool = False) -> Awaitable[bytes]:
-        return self._run(_read_aligned, fd, size, offset, fd=fd)
+        return self._run(_read_aligned, fd, size, offset, fd=fd, positional=offset >= 0)
 
     def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
              follow_symlinks: bool = True) -> Awaitable[os.stat_result]:
@@ -378,10 +391,22 @@ class ThreadBackend:
         return self._run(os.ftruncate, fd, length, fd=fd)
 
     async def close(self, fd: int, owned: bool = False) -> None:
+        if fd in self._running:
+            # Positional calls still running on fd finish first (none may
+            # meet the number reused by a later open); a close that was
+            # asked for happens, even if its caller is cancelled meanwhile.
+            await asyncio.shield(self._close_after_calls(fd))
+            return
         if fd in self._unfinished:
             await self._settle(fd)
         # Not cancellable half-way: a close that was asked for happens.
         await asyncio.shield(self.loop.run_in_executor(self.executor, os.close, fd))
+
+    async def _close_after_calls(self, fd: int) -> None:
+        await asyncio.wait(set(self._running[fd]))
+        if fd in self._unfinished:
+            await self._settle(fd)
+        await self.loop.run_in_executor(self.executor, os.close, fd)
 
     def unlink(self, path: StrOrBytesPath, dir_fd: int | None = None,
                directory: bool = False) -> Awaitable[object]:
