@@ -21,9 +21,11 @@ never lands after a later one or on a reused descriptor number.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import mmap
 import os
+import stat
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -32,7 +34,6 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 from . import ops
 from ._ring import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
                     AT_SYMLINK_NOFOLLOW)
-from .errors import ChainError
 from .loop import Loop
 
 if TYPE_CHECKING:
@@ -117,6 +118,11 @@ class RingBackend:
         self.readinto = loop._files.readinto
         self.write = loop._files.write
         self.close = loop._files.close
+        # RingBackend only: open + read of a small file for one wake-up, and
+        # a close nobody waits for (see FileRequests.open_read, close_now).
+        self.open_read = loop._files.open_read
+        self.close_now = loop._files.close_now
+        self.unchanged = loop._files.unchanged
 
     def call(self, func: Callable[_P, _T], *args: _P.args,
              **kwargs: _P.kwargs) -> asyncio.Future[_T]:
@@ -187,36 +193,27 @@ class RingBackend:
         return await pump.run(count)
 
     async def read_file(self, path: str | bytes) -> bytes:
-        """The whole file. Up to SMALL_FILE bytes cost one chain -- OPENAT
-        into a direct descriptor, READ, CLOSE -- and one wake-up; a larger
-        file goes on with ordinary reads. (No STATX step: the kernel runs
-        STATX on a worker thread, which costs more than it tells; a short
-        READ already says where the file ends.)"""
-        opened = ops.openat(path, os.O_RDONLY, direct=True)
-        content: bytes
+        """The whole file. A regular file of up to SMALL_FILE bytes costs
+        one wake-up: OPENAT, and from its completion a READ of the whole
+        file (FileRequests.open_read); the close goes to the kernel without
+        a wait. A larger file, or one the kernel could not read at once,
+        goes on with ordinary reads."""
+        fd, data, st = await self.open_read(path, os.O_RDONLY, 0, SMALL_FILE)
         try:
-            results = await self.loop.chain(
-                opened, ops.read(opened, SMALL_FILE, 0, hardlink=True), ops.close(opened))
-            content = results[1]
-        except ChainError as exc:
-            failed = exc.results[exc.step]
-            if exc.step == 1 and not isinstance(failed, OSError):
-                content = failed            # a short read: the whole file
-            elif isinstance(failed, OSError):
-                raise OSError(failed.errno, failed.strerror, path) from None
-            else:
-                raise OSError(exc.errno, exc.strerror, path) from None
-        if len(content) < SMALL_FILE:
-            return content
-        chunks, offset = [content], len(content)
-        fd = await self.open(path, os.O_RDONLY)
-        try:
-            while chunk := await self.read(fd, 4 << 20, offset):
+            if st is not None and stat.S_ISDIR(st[0]):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            if data is not None and st is not None and len(data) <= st[2]:
+                return data         # shorter than asked for: all of it
+            regular = st is not None and stat.S_ISREG(st[0])
+            chunks = [data] if data else []
+            offset = len(data) if data else 0
+            while chunk := await self.loop._files.read(
+                    fd, 4 << 20, offset if regular else -1, filename=path, owned=True):
                 chunks.append(chunk)
                 offset += len(chunk)
+            return b"".join(chunks)
         finally:
-            await self.close(fd)
-        return b"".join(chunks)
+            self.close_now(fd)
 
 
 _opcodes: frozenset[str] | None = None
@@ -238,7 +235,7 @@ _QUEUED, _RUNNING, _DONE, _DROPPED = range(4)
 class _Job:
     """One call in the executor, and what became of it once nobody waits."""
 
-    __slots__ = ("lock", "state", "abandoned", "salvage", "finished")
+    __slots__ = ("lock", "state", "abandoned", "salvage", "finished", "result")
 
     def __init__(self, salvage: Callable[[Any], object] | None) -> None:
         self.lock = threading.Lock()
@@ -247,6 +244,7 @@ class _Job:
         self.salvage = salvage      # releases a result nobody waits for
         # A future of the loop, once one waits.
         self.finished: asyncio.Future[None] | None = None
+        self.result: Any = None     # kept until the awaiting task has it
 
     def run(self, loop: asyncio.AbstractEventLoop, func: Callable[..., Any],
             args: tuple[Any, ...]) -> Any:
@@ -261,6 +259,7 @@ class _Job:
         finally:
             with self.lock:
                 self.state = _DONE
+                self.result = result
                 abandoned, finished = self.abandoned, self.finished
             if abandoned and self.salvage is not None and result is not None:
                 self.salvage(result)
@@ -281,7 +280,11 @@ class _Job:
                 self.abandoned = True
                 self.finished = loop.create_future()
                 return self.finished
-            return None
+            # Done, but the task was cancelled before it took the result.
+            result, self.result = self.result, None
+        if self.salvage is not None and result is not None:
+            self.salvage(result)
+        return None
 
 
 def _settle_future(future: asyncio.Future[None]) -> None:
@@ -300,6 +303,8 @@ class ThreadBackend:
         self.executor = executor
         # fd -> futures of cancelled calls still running
         self._unfinished: dict[int, list[asyncio.Future[None]]] = {}
+        # fd -> calls on it that someone still awaits (close() waits for them)
+        self._running: dict[int, set[asyncio.Future[Any]]] = {}
 
     def call(self, func: Callable[_P, _T], *args: _P.args,
              **kwargs: _P.kwargs) -> asyncio.Future[_T]:
@@ -308,18 +313,29 @@ class ThreadBackend:
                                          functools.partial(func, *args, **kwargs))
 
     async def _run(self, func: Callable[..., _T], *args: Any, fd: int | None = None,
-                   salvage: Callable[[_T], object] | None = None) -> _T:
+                   salvage: Callable[[_T], object] | None = None,
+                   positional: bool = False) -> _T:
+        """func(*args) in the executor. positional: a pread/pwrite on fd,
+        which ends soon (unlike a read of a pipe), so close() waits for it."""
         if fd is not None and fd in self._unfinished:
             await self._settle(fd)
         job = _Job(salvage)
+        future = self.loop.run_in_executor(self.executor, job.run, self.loop, func, args)
+        if positional and fd is not None:
+            self._running.setdefault(fd, set()).add(future)
         try:
-            return cast(_T, await self.loop.run_in_executor(
-                self.executor, job.run, self.loop, func, args))
+            return cast(_T, await future)
         except asyncio.CancelledError:
             finished = job.abandon(self.loop)
             if finished is not None and fd is not None:
                 self._unfinished.setdefault(fd, []).append(finished)
             raise
+        finally:
+            if positional and fd is not None:
+                running = self._running[fd]
+                running.discard(future)
+                if not running:
+                    del self._running[fd]
 
     async def _settle(self, fd: int) -> None:
         """Waits for the cancelled calls on fd that are still running."""
@@ -338,22 +354,22 @@ class ThreadBackend:
         if n < 0:
             raise ValueError("negative read size")
         if offset >= 0:
-            return self._run(os.pread, fd, n, offset, fd=fd)
+            return self._run(os.pread, fd, n, offset, fd=fd, positional=True)
         return self._run(os.read, fd, n, fd=fd)
 
     def readinto(self, fd: int, buffer: WriteableBuffer, offset: int = -1,
                  owned: bool = False) -> Awaitable[int]:
         if offset >= 0:
-            return self._run(os.preadv, fd, [buffer], offset, fd=fd)
+            return self._run(os.preadv, fd, [buffer], offset, fd=fd, positional=True)
         return self._run(os.readv, fd, [buffer], fd=fd)
 
     def write(self, fd: int, data: ReadableBuffer, offset: int = -1,
               owned: bool = False) -> Awaitable[int]:
-        return self._run(_write_all, fd, data, offset, fd=fd)
+        return self._run(_write_all, fd, data, offset, fd=fd, positional=offset >= 0)
 
     def read_aligned(self, fd: int, size: int, offset: int,
                      owned: bool = False) -> Awaitable[bytes]:
-        return self._run(_read_aligned, fd, size, offset, fd=fd)
+        return self._run(_read_aligned, fd, size, offset, fd=fd, positional=offset >= 0)
 
     def stat(self, path: StrOrBytesPath | int, dir_fd: int | None = None,
              follow_symlinks: bool = True) -> Awaitable[os.stat_result]:
@@ -375,10 +391,22 @@ class ThreadBackend:
         return self._run(os.ftruncate, fd, length, fd=fd)
 
     async def close(self, fd: int, owned: bool = False) -> None:
+        if fd in self._running:
+            # Positional calls still running on fd finish first (none may
+            # meet the number reused by a later open); a close that was
+            # asked for happens, even if its caller is cancelled meanwhile.
+            await asyncio.shield(self._close_after_calls(fd))
+            return
         if fd in self._unfinished:
             await self._settle(fd)
         # Not cancellable half-way: a close that was asked for happens.
         await asyncio.shield(self.loop.run_in_executor(self.executor, os.close, fd))
+
+    async def _close_after_calls(self, fd: int) -> None:
+        await asyncio.wait(set(self._running[fd]))
+        if fd in self._unfinished:
+            await self._settle(fd)
+        await self.loop.run_in_executor(self.executor, os.close, fd)
 
     def unlink(self, path: StrOrBytesPath, dir_fd: int | None = None,
                directory: bool = False) -> Awaitable[object]:

@@ -16,8 +16,9 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
+from .backend import RingBackend
 from .rawfile import AsyncFileIO, FileName
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class AsyncBufferedFile:
         self._rbuf = b""
         self._rpos = 0
         self._wbuf = bytearray()
+        # (st_size, st_mtime_ns, st_ctime_ns) when the read buffer holds
+        # bytes read along with the open, not yet checked against the file.
+        self._stamp: tuple[int, ...] | None = None
 
     # -- state -------------------------------------------------------------
 
@@ -102,8 +106,36 @@ class AsyncBufferedFile:
             raise ValueError(f"flush() before detach(): {len(self._wbuf)} bytes "
                              "are still buffered")
         self._drop_read_buffer()
+        self._stamp = None
         raw, self._raw = self.raw, None
         return raw
+
+    def _hold_prefetched(self, data: bytes, stamp: tuple[int, ...]) -> None:
+        """Takes bytes read at offset 0 right after the open as the read
+        buffer. They are checked against the file's size and times on first
+        use, so a file changed since reads afresh."""
+        self._rbuf, self._rpos, self._stamp = data, 0, stamp
+        self.raw._pos += len(data)
+
+    def _check_prefetched(self) -> bool:
+        """Before the first use of prefetched bytes: drops them if the file
+        changed since; True when they are the whole file (nothing is left
+        to read)."""
+        stamp, self._stamp = self._stamp, None
+        assert stamp is not None
+        raw = self.raw
+        # Only RingBackend prefetches; fstat(2) needs no disk access.
+        if not cast(RingBackend, raw._backend).unchanged(raw._fd, stamp):
+            self._drop_read_buffer()
+            return False
+        return len(self._rbuf) == stamp[0]
+
+    def _unread(self, data: bytes) -> None:
+        """Puts bytes taken from the file back in front of the read buffer
+        (a call that took them failed before returning them)."""
+        if data:
+            self._rbuf = data + self._rbuf[self._rpos:]
+            self._rpos = 0
 
     def _available(self) -> int:
         return len(self._rbuf) - self._rpos
@@ -138,30 +170,54 @@ class AsyncBufferedFile:
         self._check_readable()
         if size == 0:
             return b""          # as the built-in: nothing flushed or moved
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        at_end = self._stamp is not None and self._check_prefetched()
         if size is None or size < 0:
             rest = self._take(self._available())
-            return rest + await self.raw.readall()
+            if at_end:
+                return rest
+            try:
+                return rest + await self.raw.readall()
+            except BaseException:
+                self._unread(rest)
+                raise
         if size <= self._available():
             return self._take(size)
-        chunks = [self._take(self._available())]
-        missing = size - len(chunks[0])
-        while missing > 0:
-            if missing >= self.buffer_size:
-                data = await self.raw.read(missing)
-            else:
-                if not await self._fill(missing):
+        if not self._available() and size >= self.buffer_size:
+            # Nothing buffered: a large read goes straight to the file, and
+            # the bytes the kernel filled are handed out without a copy.
+            data = await self.raw.read(size)
+            if len(data) == size or not data:
+                return data
+            chunks = [data]
+            missing = size - len(data)
+        else:
+            chunks = [self._take(self._available())]
+            missing = size - len(chunks[0])
+        try:
+            while missing > 0:
+                if missing >= self.buffer_size:
+                    data = await self.raw.read(missing)
+                else:
+                    if not await self._fill(missing):
+                        break
+                    data = self._take(missing)
+                if not data:
                     break
-                data = self._take(missing)
-            if not data:
-                break
-            chunks.append(data)
-            missing -= len(data)
+                chunks.append(data)
+                missing -= len(data)
+        except BaseException:
+            self._unread(b"".join(chunks))  # read, so never lost: read next
+            raise
         return b"".join(chunks)
 
     async def read1(self, size: int | None = -1) -> bytes:
         self._check_readable()
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        if self._stamp is not None:
+            self._check_prefetched()
         if size is None or size < 0:
             size = self.buffer_size
         if size == 0:
@@ -172,9 +228,28 @@ class AsyncBufferedFile:
 
     async def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
-        data = await self.read(len(view))
-        view[:len(data)] = data
-        return len(data)
+        size = len(view)
+        if self._available() or size < self.buffer_size or self._stamp is not None:
+            data = await self.read(size)
+            view[:len(data)] = data
+            return len(data)
+        # Nothing buffered and a large buffer: the kernel reads straight
+        # into it (the request holds the buffer until its completion).
+        self._check_readable()
+        if self._wbuf:
+            await self.flush()
+        total = 0
+        try:
+            while total < size:
+                count = await self.raw.readinto(view[total:])
+                if not count:
+                    break
+                total += count
+        except BaseException:
+            # What already arrived stays readable rather than lost.
+            self._unread(bytes(view[:total]))
+            raise
+        return total
 
     async def readinto1(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
@@ -184,14 +259,20 @@ class AsyncBufferedFile:
 
     async def peek(self, size: int = 0) -> bytes:
         self._check_readable()
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        if self._stamp is not None:
+            self._check_prefetched()
         if not self._available():
             await self._fill(size)
         return self._rbuf[self._rpos:]
 
     async def readline(self, size: int | None = -1) -> bytes:
         self._check_readable()
-        await self.flush()
+        if self._wbuf:
+            await self.flush()
+        if self._stamp is not None:
+            self._check_prefetched()
         if size is None:
             size = -1
         chunks: list[bytes] = []
@@ -319,7 +400,8 @@ class AsyncBufferedFile:
         if self.raw.closed:
             return
         try:
-            await self.flush()
+            if self._wbuf:
+                await self.flush()
         finally:
             await self.raw.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import io
 import os
 import stat
@@ -36,6 +37,9 @@ __all__ = ["open", "running_loop", "AsyncFileIO", "AsyncBufferedFile",
            "AsyncTextIOWrapper"]
 
 DEFAULT_BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
+# A read-only buffered open() of a regular file up to this size reads it
+# whole along with the open (RingBackend.open_read).
+PREFETCH_MAX = 64 * 1024
 
 # Any file object aiouring.open() makes, by mode and buffering.
 AsyncFile = AsyncFileIO | AsyncBufferedFile | AsyncTextIOWrapper
@@ -57,10 +61,15 @@ def running_loop() -> Loop:
 
 
 def _mode_flags(mode: str) -> tuple[int, bool, bool, bool, bool]:
-    """(flags, readable, writable, appending, creating) for a mode string,
+    """(flags, readable, writable, appending, binary) for a mode string,
     validated as the built-in open() validates it."""
     if not isinstance(mode, str):
         raise TypeError(f"invalid mode: {mode!r}")
+    return _parse_mode(mode)
+
+
+@functools.lru_cache(maxsize=64)    # a program uses a handful of modes
+def _parse_mode(mode: str) -> tuple[int, bool, bool, bool, bool]:
     modes = set(mode)
     if modes - set("axrwb+t") or len(mode) > len(modes):
         raise ValueError(f"invalid mode: {mode!r}")
@@ -152,6 +161,13 @@ async def _open(file: FileDescriptorOrPath, mode: str, buffering: int, encoding:
     else:
         if not closefd:
             raise ValueError("Cannot use closefd=False with file name")
+        if (opener is None and open_flags == os.O_RDONLY and buffering
+                and isinstance(backend, backends.RingBackend)):
+            # Read-only and buffered: the file's first bytes come with the
+            # open (one wake-up) and wait in the read buffer.
+            fd, data, st = await backend.open_read(file, open_flags, 0o666, PREFETCH_MAX)
+            return wrap_descriptor(backend, fd, file, mode, buffering, encoding, errors,
+                                   newline, shared=False, prefetched=(data, st))
         if opener is None:
             fd = await backend.open(file, open_flags, 0o666)
         else:
@@ -169,26 +185,39 @@ def wrap_descriptor(backend: backends.Backend, fd: int, name: FileName, mode: st
                     buffering: int = -1, encoding: str | None = None,
                     errors: str | None = None, newline: str | None = None, *,
                     closefd: bool = True, shared: bool = True,
-                    direct: bool = False) -> AsyncFile:
+                    direct: bool = False,
+                    prefetched: tuple[bytes | None, tuple[int, ...] | None] | None = None,
+                    ) -> AsyncFile:
     """The file object of aiouring.open(fd, mode, ...) over an open
-    descriptor; shared=False when this object alone uses its position."""
+    descriptor; shared=False when this object alone uses its position.
+    prefetched: (data, stat) of RingBackend.open_read, data read at offset
+    0 just after the open (it becomes the read buffer), stat fstat's
+    (st_mode, st_blksize, st_size, st_mtime_ns, st_ctime_ns)."""
     _, readable, writable, appending, binary = _mode_flags(mode)
+    data = st_tuple = None
+    if prefetched is not None:
+        data, st_tuple = prefetched
     try:
-        st = os.fstat(fd)   # of an open descriptor: no disk access
-        if stat.S_ISDIR(st.st_mode):
+        if st_tuple is None:
+            st = os.fstat(fd)   # of an open descriptor: no disk access
+            st_mode, st_blksize = st.st_mode, st.st_blksize
+        else:
+            st_mode, st_blksize = st_tuple[0], st_tuple[1]
+        if stat.S_ISDIR(st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
-        regular = stat.S_ISREG(st.st_mode)
+        regular = stat.S_ISREG(st_mode)
         seekable = regular or _can_seek(fd)     # a regular file always can
         if appending and seekable:
             os.lseek(fd, 0, os.SEEK_END)
-        blksize = st.st_blksize if st.st_blksize > 1 else DEFAULT_BUFFER_SIZE
+        blksize = st_blksize if st_blksize > 1 else DEFAULT_BUFFER_SIZE
         raw = AsyncFileIO(backend, fd, name,
                           _raw_mode(readable, writable, appending, "x" in mode,
                                     "w" in mode),
                           readable=readable, writable=writable, appending=appending,
                           closefd=closefd, seekable=seekable,
                           regular=regular, blksize=blksize,
-                          direct=direct, shared=shared)
+                          direct=direct, shared=shared,
+                          position=None if prefetched is None else 0)
     except BaseException:
         if closefd:
             os.close(fd)
@@ -202,6 +231,8 @@ def wrap_descriptor(backend: backends.Backend, fd: int, name: FileName, mode: st
     if buffering == 0:
         return raw
     buffered = AsyncBufferedFile(raw, buffering)
+    if data is not None and st_tuple is not None:
+        buffered._hold_prefetched(data, st_tuple[2:])
     if binary:
         return buffered
     text = AsyncTextIOWrapper(buffered, encoding, errors, newline, line_buffering)

@@ -216,9 +216,10 @@ async def scandir(
 
 
 async def read_bytes(path: StrOrBytesPath) -> bytes:
-    """The whole file as bytes. On aiouring's loop a file of up to 64 KiB
-    costs one chain -- OPENAT into a direct descriptor, READ, CLOSE -- and
-    one wake-up; a larger one goes on with ordinary reads."""
+    """The whole file as bytes. On aiouring's loop a regular file of up to
+    64 KiB costs one wake-up -- OPENAT, then a READ of the whole file queued
+    from its completion, and a CLOSE nobody waits for; a larger one goes on
+    with ordinary reads."""
     return await backend.current().read_file(os.fspath(path))
 
 

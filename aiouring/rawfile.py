@@ -25,6 +25,8 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Self
 
+from .backend import RingBackend
+
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
@@ -45,7 +47,7 @@ class AsyncFileIO:
     def __init__(self, backend: Backend, fd: int, name: FileName, mode: str, *,
                  readable: bool, writable: bool, appending: bool, closefd: bool,
                  seekable: bool, regular: bool, blksize: int, direct: bool = False,
-                 shared: bool = True) -> None:
+                 shared: bool = True, position: int | None = None) -> None:
         self._backend = backend
         self._fd = fd
         self.name = name
@@ -59,7 +61,11 @@ class AsyncFileIO:
         self._blksize = blksize
         self._direct = direct
         self._shared = shared or appending or not seekable
-        self._pos = 0 if self._shared else os.lseek(fd, 0, os.SEEK_CUR)
+        # position: where a descriptor just opened stands (no lseek needed).
+        if self._shared:
+            self._pos = 0
+        else:
+            self._pos = os.lseek(fd, 0, os.SEEK_CUR) if position is None else position
         self._closed = False
         self._delete_on_close: str | bytes | None = None    # a temporary file's path
 
@@ -150,17 +156,22 @@ class AsyncFileIO:
     async def readall(self) -> bytes:
         self._check_readable()
         chunks = []
-        while True:
-            want = DEFAULT_BUFFER_SIZE
-            if self._regular and self._seekable:
-                end = os.fstat(self._fd).st_size  # no disk access: the inode is in memory
-                want = max(end - self._tell() + 1, 1)
-            chunk = await self.read(want)
-            if chunk:
-                chunks.append(chunk)
-            # A short read of a regular file is its end.
-            if not chunk or (self._regular and len(chunk) < want):
-                break
+        try:
+            while True:
+                want = DEFAULT_BUFFER_SIZE
+                if self._regular and self._seekable:
+                    end = os.fstat(self._fd).st_size  # no disk access: the inode is in memory
+                    want = max(end - self._tell() + 1, 1)
+                chunk = await self.read(want)
+                if chunk:
+                    chunks.append(chunk)
+                # A short read of a regular file is its end.
+                if not chunk or (self._regular and len(chunk) < want):
+                    break
+        except BaseException:
+            if chunks and self._seekable and not self._closed:
+                self._rewind(sum(map(len, chunks)))     # read again next time
+            raise
         return b"".join(chunks)
 
     async def readinto(self, buffer: WriteableBuffer) -> int:
@@ -222,7 +233,13 @@ class AsyncFileIO:
             return
         self._closed = True
         if self._closefd:
-            await self._backend.close(self._fd, owned=not self._shared)
+            if not self._writable and isinstance(self._backend, RingBackend):
+                # Closing a read-only descriptor reports nothing worth a
+                # wait: the close goes to the kernel now, behind every
+                # request queued on it, and nobody waits for its result.
+                self._backend.close_now(self._fd)
+            else:
+                await self._backend.close(self._fd, owned=not self._shared)
         if self._delete_on_close is not None:
             try:
                 await self._backend.unlink(self._delete_on_close)

@@ -19,8 +19,12 @@ cdef class FileOperation(Operation):
 cdef class FileRequests:
     """The loop's file requests (each a method returning an awaitable)."""
     cdef Loop loop
+    # fd -> the ring's enter count when an owned request on it was queued
+    # (owned requests wait for the next enter; see close_now).
+    cdef dict queued_on
 
     cdef FileOperation new_op(self, type kind, filename=*, filename2=*)
+    cdef int note_queued(self, int fd) except -1
     cdef object started(self, FileOperation op, bint at_once)
     cdef object buffer_op(self, int fd, buf, int64_t offset, bint writing, filename,
                           bint owned)

@@ -243,6 +243,95 @@ cdef class BufferOp(FileOperation):
         return self.finish(self.done)
 
 
+cdef extern from "sys/stat.h" nogil:
+    ctypedef struct stat_timespec "struct timespec":
+        long tv_sec
+        long tv_nsec
+    ctypedef struct fd_stat "struct stat":
+        unsigned st_mode
+        long long st_size
+        long st_blksize
+        stat_timespec st_mtim
+        stat_timespec st_ctim
+    int fstat_fd "fstat"(int fd, fd_stat* buf)
+    bint is_regular "S_ISREG"(unsigned mode)
+
+
+cdef class OpenReadOp(FileOperation):
+    """OPENAT, then (a regular file of up to `limit` bytes) a READ of all of
+    it at offset 0 with RWF_NOWAIT, queued from the OPENAT's completion: one
+    wake-up for both. The result is (fd, data, stat): data is None when
+    nothing was read (not a regular file, too large, or the read would
+    wait); stat is (st_mode, st_blksize, st_size, st_mtime_ns, st_ctime_ns)
+    as fstat(2) gave it just before the read, or None. The descriptor is
+    this request's until the result is handed over: cancelled in between,
+    the request closes it."""
+
+    cdef PyObject* data
+    cdef int fd
+    cdef bint reading
+    cdef Py_ssize_t limit
+    cdef object stat
+
+    def __dealloc__(self):
+        Py_XDECREF(self.data)
+        self.data = NULL
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        cdef fd_stat st
+        cdef io_uring_sqe* sqe
+        if not self.reading:
+            if res < 0:
+                return self.fail(-res)
+            self.fd = res
+            if self.future.cancelled():
+                close_fd(self.fd)
+                return 0
+            if fstat_fd(self.fd, &st) != 0:
+                return self.finish((self.fd, None, None))
+            self.stat = (st.st_mode, st.st_blksize, st.st_size,
+                         st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+                         st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec)
+            if not is_regular(st.st_mode) or st.st_size > self.limit:
+                return self.finish((self.fd, None, self.stat))
+            # One byte more than the size: a short read shows the end.
+            data = PyBytes_FromStringAndSize(NULL, st.st_size + 1)
+            try:
+                sqe = self.loop._ring.sqe_for(self)
+            except Exception:
+                # No room for the read: the reader reads it later.
+                return self.finish((self.fd, None, self.stat))
+            io_uring_prep_read(sqe, self.fd, PyBytes_AS_STRING(data),
+                               <unsigned>(st.st_size + 1), 0)
+            # A read that would wait for the disk is left to the reader.
+            sqe.rw_flags = RWF_NOWAIT_VALUE
+            Py_INCREF(data)
+            self.data = <PyObject*>data
+            self.reading = True
+            return 0
+        if self.future.cancelled():
+            close_fd(self.fd)
+            return 0
+        if res < 0:
+            return self.finish((self.fd, None, self.stat))
+        _PyBytes_Resize(&self.data, res)
+        data = <object>self.data
+        Py_DECREF(data)
+        self.data = NULL
+        return self.finish((self.fd, data, self.stat))
+
+    cdef int salvage(self, object result) except -1:
+        close_fd(<int>result[0])    # read after its opener gave up
+        return 0
+
+
+cdef class CloseNowOp(Operation):
+    """A CLOSE nobody waits for (see FileRequests.close_now)."""
+
+    cdef int complete(self, int32_t res, uint32_t flags) except -1:
+        return 0
+
+
 cdef class StatxOp(FileOperation):
     cdef statx buffer
 
@@ -277,6 +366,12 @@ cdef class FileRequests:
         op.filename2 = reported_name(filename2)
         return op
 
+    cdef int note_queued(self, int fd) except -1:
+        if self.queued_on is None:
+            self.queued_on = {}
+        self.queued_on[fd] = self.loop._ring.enters
+        return 0
+
     cdef object started(self, FileOperation op, bint at_once):
         """The awaitable of op's result; at_once submits op's SQE now, so the
         kernel resolves its fd at call time."""
@@ -307,6 +402,8 @@ cdef class FileRequests:
             split.data = <PyObject*>data
             split.length = n
             split.queue(fd, offset)
+            if owned:
+                self.note_queued(fd)
             return self.started(split, not owned)
         op = <ReadOp>self.new_op(ReadOp, filename)
         data = PyBytes_FromStringAndSize(NULL, min(n, MAX_RW_COUNT))
@@ -316,6 +413,8 @@ cdef class FileRequests:
         op.offset = <uint64_t>offset
         op.nowait = offset >= 0
         op.queue()
+        if owned:
+            self.note_queued(fd)
         return self.started(op, not owned)
 
     def readinto(self, int fd, buf, int64_t offset=-1, filename=None, bint owned=False):
@@ -348,6 +447,8 @@ cdef class FileRequests:
             op.future.set_result(0)
             return op.future
         op.queue()
+        if owned:
+            self.note_queued(fd)
         return self.started(op, not owned)
 
     def statx(self, path, int dir_fd=AT_FDCWD_VALUE, int flags=0,
@@ -401,7 +502,49 @@ cdef class FileRequests:
         """close(2) (IORING_OP_CLOSE)."""
         cdef FileOperation op = self.new_op(FileOperation)
         io_uring_prep_close(self.loop._ring.sqe_for(op), fd)
+        if owned:
+            self.note_queued(fd)
         return self.started(op, not owned)
+
+    def open_read(self, path, int flags, int mode=0o666, Py_ssize_t limit=0):
+        """openat(2) at AT_FDCWD, then, for a regular file of up to limit
+        bytes, a read of all of it (see OpenReadOp); awaitable of
+        (fd, data or None, stat tuple or None)."""
+        cdef OpenReadOp op = <OpenReadOp>self.new_op(OpenReadOp, path)
+        op.path = as_path_bytes(path)
+        op.limit = limit
+        io_uring_prep_openat(self.loop._ring.sqe_for(op), AT_FDCWD_VALUE,
+                             PyBytes_AS_STRING(op.path), flags | O_CLOEXEC, mode)
+        return self.started(op, False)
+
+    def unchanged(self, int fd, tuple stamp):
+        """Whether fstat(2) of fd still gives stamp, OpenReadOp's
+        (st_size, st_mtime_ns, st_ctime_ns): bytes read earlier are still
+        the file's (a change sets ctime, finely on current kernels)."""
+        cdef fd_stat st
+        if fstat_fd(fd, &st) != 0:
+            return False
+        return stamp == (st.st_size,
+                         st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+                         st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec)
+
+    def close_now(self, int fd):
+        """close(2) now, with no result to wait for: for a descriptor whose
+        close cannot report anything (opened read-only). Done right here
+        unless an owned request on fd still waits in the SQ for the next
+        enter; then a CLOSE follows it and both go to the kernel at once,
+        so that request never meets a reused descriptor number. (A request
+        the kernel already has holds the file itself.)"""
+        cdef CloseNowOp op
+        self.loop.check_closed()
+        queued = None if self.queued_on is None else self.queued_on.pop(fd, None)
+        if queued is None or queued != self.loop._ring.enters:
+            close_fd(fd)
+            return
+        op = CloseNowOp.__new__(CloseNowOp)
+        op.background = True
+        io_uring_prep_close(self.loop._ring.sqe_for(op), fd)
+        self.loop._ring.submit_now()
 
     def unlinkat(self, path, int dir_fd=AT_FDCWD_VALUE, int flags=0):
         """unlinkat(2) (IORING_OP_UNLINKAT); AT_REMOVEDIR in flags: rmdir."""
