@@ -146,12 +146,12 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             transp = start()
             self._transports.watch_child(transp.get_pid(), transp._process_exited)
         else:
-            with watcher as active:
-                if not active.is_active():
+            with watcher:       # asyncio asks the watcher itself, not what __enter__ gives
+                if not watcher.is_active():
                     raise RuntimeError("asyncio.get_child_watcher() is not activated, "
                                        "subprocess support is not installed.")
                 transp = start()
-                active.add_child_handler(transp.get_pid(), self._child_exited, transp,
+                watcher.add_child_handler(transp.get_pid(), self._child_exited, transp,
                                          contextvars.copy_context())
         try:
             await waiter

@@ -237,13 +237,19 @@ static __noinline void post_final(struct dispatch *d, __u32 index)
 	struct chain_control_slot *s;
 	__s64 result;
 	__s32 res;
+	__u64 waiter;
 
 	if (index >= CHAIN_SLOTS)
 		return;
 	s = &k->slots[index];
 	result = chains.chains[index].result;
 	res = result > 0x7fffffff ? 0x7fffffff : (__s32)result;
+	/* Everything of the slot is read before it says DONE: from then on the
+	 * loop may deliver the chain early, free the slot and start another
+	 * chain in it (whose waiter must not get this end). */
+	waiter = s->waiter;
 	s->end_ns = bpf_ktime_get_ns();
+	__asm__ __volatile__("" ::: "memory");
 	s->state = CHAIN_SLOT_DONE;
 	k->finished++;
 	if (k->notify_fd < 0 || k->shutdown)
@@ -253,7 +259,7 @@ static __noinline void post_final(struct dispatch *d, __u32 index)
 	sqes[0].fd = k->notify_fd;
 	sqes[0].addr = IOU_MSG_DATA;
 	sqes[0].len = (__u32)res;
-	sqes[0].off = s->waiter;
+	sqes[0].off = waiter;
 	sqes[0].user_data = CHAIN_UD_NOTIFY | index;
 	sqes[0].flags = IOU_SQE_CQE_SKIP_SUCCESS;
 	if (bpf_io_uring_submit_sqes(d->ctx, 1) != 1)

@@ -495,9 +495,12 @@ static void fail_running(struct aiouring_program_ring *r)
 		if (s->state != CHAIN_SLOT_RUNNING && s->state != CHAIN_SLOT_STARTING &&
 		    s->state != CHAIN_SLOT_FINISHING)
 			continue;
+		/* The waiter is read before the slot says DONE (then the loop may
+		 * free it for another chain). */
+		__u64 waiter = s->waiter;
 		r->chains->chains[i].result = -EIO;
-		s->state = CHAIN_SLOT_DONE;
-		send_msg_ring(r->notify_fd, s->waiter, (__u32)-EIO);
+		__atomic_store_n(&s->state, CHAIN_SLOT_DONE, __ATOMIC_RELEASE);
+		send_msg_ring(r->notify_fd, waiter, (__u32)-EIO);
 	}
 }
 
