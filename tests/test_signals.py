@@ -73,3 +73,28 @@ def test_ctrl_c_under_run_cancels_main_and_raises_keyboard_interrupt(runner):
         proc.kill()
     assert out.split() == ["cancelled", "KeyboardInterrupt"]
     assert proc.returncode == 3
+
+
+WAKEUP_FD_PROGRAM = textwrap.dedent("""
+    import asyncio, signal
+    {setup}
+    async def main():
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: None)
+        await asyncio.sleep(0)
+    with asyncio.Runner(loop_factory={factory}) as runner:
+        runner.run(main())
+        runner.run(asyncio.sleep(0))    # the loop runs again, handler still set
+    print(signal.set_wakeup_fd(-1))
+""")
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "aiouring"])
+def test_closing_a_loop_with_signal_handlers_restores_the_wakeup_fd(loop):
+    """Run twice with a handler set, then closed: Python's wake-up fd is the
+    one from before the loop (-1), not the loop's closed socket."""
+    setup = "import aiouring" if loop == "aiouring" else ""
+    factory = "aiouring.new_event_loop" if loop == "aiouring" else "asyncio.new_event_loop"
+    done = subprocess.run([sys.executable, "-c", WAKEUP_FD_PROGRAM.format(
+        setup=setup, factory=factory)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["-1"]

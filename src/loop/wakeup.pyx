@@ -63,10 +63,13 @@ cdef class Wakeup:
         if self.routing or self.write_fd < 0 or current_thread() is not main_thread():
             return 0
         try:
-            self.previous_wakeup_fd = py_signal.set_wakeup_fd(
-                self.write_fd, warn_on_full_buffer=False)
+            previous = py_signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
         except ValueError:          # not the main interpreter
             return 0
+        if not self.signal_handlers:
+            # With handlers the fd is already this loop's, and what it
+            # replaced is saved: a second run must not save its own fd.
+            self.previous_wakeup_fd = previous
         self.routing = True
         return 0
 
