@@ -59,13 +59,10 @@ async def run_program(bundle, source_path):
     import aiouring.bpf as bpf
     loop = asyncio.get_running_loop()
     loop.bpf.register(bundle)
-    chunk = 4096
-    buffer = bytearray(chunk)
-    view = memoryview(buffer)
+    buffer = bytearray(4096)
     fd = os.open(source_path, os.O_RDONLY)
     try:
-        return await bpf.run("sum_reads", fd, bpf.buffer_address(buffer), chunk,
-                             keepalive=(buffer, view))
+        return await bpf.run("sum_reads", buffers=[buffer], files=[fd])
     finally:
         os.close(fd)
 
