@@ -258,6 +258,20 @@ async def run_chain(LinkedChain op):
     return outcome
 
 
+cdef int check_steps(tuple steps) except -1:
+    """Every step is one aiouring.ops made, and each link_timeout() follows
+    a step it can guard (not first, not after another link_timeout)."""
+    cdef Py_ssize_t i
+    for item in steps:
+        if not isinstance(item, Step):
+            raise TypeError(f"chain steps are made by aiouring.ops, not {type(item).__name__}")
+    for i in range(len(steps)):
+        if (<Step>steps[i]).is_link_timeout and (
+                i == 0 or (<Step>steps[i - 1]).is_link_timeout):
+            raise ValueError("link_timeout() must follow the step it guards")
+    return 0
+
+
 cdef class LinkedChains:
 
     def submit(self, steps, timeout=None):
@@ -268,18 +282,11 @@ cdef class LinkedChains:
     cdef LinkedChain build(self, tuple steps, object timeout):
         cdef LinkedChain op
         cdef Ring ring = self.loop._ring
-        cdef Py_ssize_t n = len(steps), i
+        cdef Py_ssize_t n = len(steps)
         cdef double seconds = 0, deadline
         if n == 0:
             raise ValueError("a chain needs at least one step")
-        for item in steps:
-            if not isinstance(item, Step):
-                raise TypeError(f"chain steps are made by aiouring.ops, not {type(item).__name__}")
-        if (<Step>steps[0]).is_link_timeout:
-            raise ValueError("link_timeout() must follow the step it guards")
-        for i in range(1, n):
-            if (<Step>steps[i]).is_link_timeout and (<Step>steps[i - 1]).is_link_timeout:
-                raise ValueError("link_timeout() must follow the step it guards")
+        check_steps(steps)
         if n > MAX_LINKED_SQES:
             raise ValueError(f"a chain may take at most {MAX_LINKED_SQES} requests")
         if timeout is not None:
@@ -336,20 +343,13 @@ cdef class AttachedSteps(LinkedChain):
     @staticmethod
     cdef AttachedSteps create(tuple steps):
         cdef AttachedSteps op
-        cdef Py_ssize_t n = len(steps), i
+        cdef Py_ssize_t n = len(steps)
         if n == 0:
             raise ValueError("a linked chain needs at least one step")
         if n > CHAIN_MAX_LINKED:
             raise ValueError(f"a chain program takes a linked chain of at most "
                              f"{CHAIN_MAX_LINKED} steps")
-        for item in steps:
-            if not isinstance(item, Step):
-                raise TypeError(f"chain steps are made by aiouring.ops, not {type(item).__name__}")
-        if (<Step>steps[0]).is_link_timeout:
-            raise ValueError("link_timeout() must follow the step it guards")
-        for i in range(1, n):
-            if (<Step>steps[i]).is_link_timeout and (<Step>steps[i - 1]).is_link_timeout:
-                raise ValueError("link_timeout() must follow the step it guards")
+        check_steps(steps)
         op = AttachedSteps.__new__(AttachedSteps)
         op.steps = steps
         op.count = n

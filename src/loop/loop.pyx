@@ -153,7 +153,7 @@ cdef class Loop:
             if handle._source_traceback:
                 # Debug mode: the traceback ends in the handle's __init__;
                 # it should end where call_soon_threadsafe() was called.
-                del handle._source_traceback[-1]
+                handle._source_traceback.pop()
         else:
             handle = new_handle(self, callback, args, context)
         self.ready.append(handle)

@@ -125,8 +125,9 @@ cdef class FaultInjector:
         return total
 
     def __repr__(self):
+        latest = self.recent[max(len(self.recent) - 8, 0):]
         return (f"FaultInjector(seed={self.seed}, rate={self.rate}, "
-                f"kinds={self.kinds}, injected={self.counts}, latest={self.recent[-8:]})")
+                f"kinds={self.kinds}, injected={self.counts}, latest={latest})")
 
     cdef uint64_t draw(self) noexcept:
         """32 random bits (xorshift64*)."""
