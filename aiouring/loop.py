@@ -11,6 +11,7 @@ import os
 import socket
 import stat
 import sys
+import warnings
 from asyncio import (base_events, constants, events, exceptions, sslproto, tasks,
                      unix_events)
 from asyncio.log import logger
@@ -146,12 +147,14 @@ class Loop(_ring.Loop, base_events.BaseEventLoop):
             transp = start()
             self._transports.watch_child(transp.get_pid(), transp._process_exited)
         else:
-            with watcher:       # asyncio asks the watcher itself, not what __enter__ gives
-                if not watcher.is_active():
+            with watcher as entered:
+                # As asyncio: 3.11 asks what __enter__ gave, 3.12+ the watcher.
+                active = entered if sys.version_info < (3, 12) else watcher
+                if not active.is_active():
                     raise RuntimeError("asyncio.get_child_watcher() is not activated, "
                                        "subprocess support is not installed.")
                 transp = start()
-                watcher.add_child_handler(transp.get_pid(), self._child_exited, transp,
+                active.add_child_handler(transp.get_pid(), self._child_exited, transp,
                                          contextvars.copy_context())
         try:
             await waiter
@@ -357,8 +360,10 @@ def _custom_child_watcher():
     has them (before 3.14) and it is not asyncio's default."""
     if sys.version_info >= (3, 14):
         return None
-    policy = events.get_event_loop_policy()
-    watcher = getattr(policy, "_watcher", None)
+    with warnings.catch_warnings():
+        # The way asyncio's own loop asks for it (deprecated from 3.12 on).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = events.get_child_watcher()
     default_kinds = tuple(getattr(unix_events, name) for name in
                           ("ThreadedChildWatcher", "PidfdChildWatcher")
                           if hasattr(unix_events, name))
