@@ -18,6 +18,7 @@ cdef class LinkedChain(Operation):
     cdef bint cancelling
     cdef object outcome             # (results, failed step or -1, timed out)
 
+    cdef int allocate_outcomes(self, Py_ssize_t n) except -1
     cdef int slot_opened_by(self, Step opener, Py_ssize_t before) except -1
     cdef int new_direct_slot(self) except -1
     cdef int acquire_all(self) except -1

@@ -38,6 +38,18 @@ cdef class LinkedChain(Operation):
 
     # -- building -------------------------------------------------------------
 
+    cdef int allocate_outcomes(self, Py_ssize_t n) except -1:
+        """Per-step state, results and CQE flags for n steps (freed with
+        the chain)."""
+        self.states = <StepState*>PyMem_Calloc(n, sizeof(StepState))
+        self.results = <int32_t*>PyMem_Calloc(n, sizeof(int32_t))
+        self.posted = <uint8_t*>PyMem_Calloc(n, 1)
+        self.skipped = <uint8_t*>PyMem_Calloc(n, 1)
+        if (self.states == NULL or self.results == NULL or self.posted == NULL
+                or self.skipped == NULL):
+            raise MemoryError()
+        return 0
+
     cdef int slot_opened_by(self, Step opener, Py_ssize_t before) except -1:
         """The direct slot the latest earlier position of opener opened."""
         cdef Py_ssize_t j
@@ -303,12 +315,7 @@ cdef class LinkedChains:
             op.deadline = deadline
             op.deadline_ts.tv_sec = <long long>deadline
             op.deadline_ts.tv_nsec = <long long>((deadline - op.deadline_ts.tv_sec) * 1e9)
-        op.states = <StepState*>PyMem_Calloc(n, sizeof(StepState))
-        op.results = <int32_t*>PyMem_Calloc(n, sizeof(int32_t))
-        op.posted = <uint8_t*>PyMem_Calloc(n, 1)
-        op.skipped = <uint8_t*>PyMem_Calloc(n, 1)
-        if op.states == NULL or op.results == NULL or op.posted == NULL or op.skipped == NULL:
-            raise MemoryError()
+        op.allocate_outcomes(n)
         # Room first: making it may dispatch completions (Python code), which
         # must not run between taking a step's fd and writing its SQE.
         ring.reserve(op.sqe_count())
@@ -354,12 +361,7 @@ cdef class AttachedSteps(LinkedChain):
         op.steps = steps
         op.count = n
         op.final = n - 1
-        op.states = <StepState*>PyMem_Calloc(n, sizeof(StepState))
-        op.results = <int32_t*>PyMem_Calloc(n, sizeof(int32_t))
-        op.posted = <uint8_t*>PyMem_Calloc(n, 1)
-        op.skipped = <uint8_t*>PyMem_Calloc(n, 1)
-        if op.states == NULL or op.results == NULL or op.posted == NULL or op.skipped == NULL:
-            raise MemoryError()
+        op.allocate_outcomes(n)
         return op
 
     cdef int new_direct_slot(self) except -1:
