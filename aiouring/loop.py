@@ -363,7 +363,10 @@ def _custom_child_watcher():
     with warnings.catch_warnings():
         # The way asyncio's own loop asks for it (deprecated from 3.12 on).
         warnings.simplefilter("ignore", DeprecationWarning)
-        watcher = events.get_child_watcher()
+        try:
+            watcher = events.get_child_watcher()
+        except NotImplementedError:
+            return None     # a policy without child watchers (not asyncio's Unix one)
     default_kinds = tuple(getattr(unix_events, name) for name in
                           ("ThreadedChildWatcher", "PidfdChildWatcher")
                           if hasattr(unix_events, name))

@@ -116,3 +116,25 @@ async def test_subprocess_without_watcher_thread(aloop):
         sys.executable, "-c", "import time; time.sleep(0.2)")
     assert threading.active_count() == before
     assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="Python 3.14 has no child watchers")
+def test_subprocess_under_a_policy_without_child_watchers():
+    """A policy that is not asyncio's Unix one (get_child_watcher() raises
+    NotImplementedError): aiouring's loop watches the child itself."""
+    import aiouring
+
+    class Plain(asyncio.events.BaseDefaultEventLoopPolicy):
+        _loop_factory = aiouring.Loop
+
+    async def main():
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "exit(3)")
+        return await proc.wait()
+
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(Plain())
+    try:
+        with asyncio.Runner(loop_factory=aiouring.new_event_loop) as runner:
+            assert runner.run(main()) == 3
+    finally:
+        asyncio.set_event_loop_policy(previous)

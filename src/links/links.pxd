@@ -22,6 +22,7 @@ cdef class LinkedChain(Operation):
     cdef int slot_opened_by(self, Step opener, Py_ssize_t before) except -1
     cdef int new_direct_slot(self) except -1
     cdef int acquire_all(self) except -1
+    cdef Step acquire_step(self, Py_ssize_t i)
     cdef void release_states(self) noexcept
     cdef int release_slots(self) except -1
     cdef unsigned sqe_count(self)

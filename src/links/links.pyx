@@ -64,14 +64,19 @@ cdef class LinkedChain(Operation):
 
     cdef int acquire_all(self) except -1:
         cdef Py_ssize_t i
-        cdef Step step
         for i in range(self.count):
-            self.states[i].slot = -1
-            self.states[i].buf_index = -1
-            self.acquired = i + 1
-            step = <Step>self.steps[i]
-            step.acquire(&self.states[i], self, i)
+            self.acquire_step(i)
         return 0
+
+    cdef Step acquire_step(self, Py_ssize_t i):
+        """Takes step i's fd, buffer export and direct slot; counted as
+        acquired first, so a failure half-way is released with the chain."""
+        cdef Step step = <Step>self.steps[i]
+        self.states[i].slot = -1
+        self.states[i].buf_index = -1
+        self.acquired = i + 1
+        step.acquire(&self.states[i], self, i)
+        return step
 
     cdef void release_states(self) noexcept:
         """Releases every buffer export the chain holds (after its last CQE,
@@ -382,11 +387,7 @@ cdef class AttachedSteps(LinkedChain):
         self.loop = op.owner.loop
         self.for_kernel = isinstance(op, KernelProgram)
         for i in range(self.count):
-            self.states[i].slot = -1
-            self.states[i].buf_index = -1
-            self.acquired = i + 1
-            step = <Step>self.steps[i]
-            step.acquire(&self.states[i], self, i)
+            step = self.acquire_step(i)
             if self.for_kernel:
                 # Fixed buffers are the loop ring's, not the program ring's.
                 self.states[i].buf_index = -1
