@@ -62,11 +62,15 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "aiouring_defect(reason): a known aiouring defect; the aiouring "
                    "run is a strict xfail")
+    config.addinivalue_line(
+        "markers", "host_only(reason): collected again under tests/kernel/ but about "
+                   "nothing the guest's kernel changes; the host's lanes run it")
 
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked aiouring_only check guarantees beyond asyncio's: they are
-    not collected for asyncio's loop (rather than skipped there). Tests marked
+    not collected for asyncio's loop (rather than skipped there), nor are
+    host_only tests that tests/kernel/ collects again. Tests marked
     aiouring_defect are strict xfails on aiouring only."""
     keep, drop = [], []
     for item in items:
@@ -74,6 +78,8 @@ def pytest_collection_modifyitems(config, items):
         if defect and _runs_on_aiouring(item):
             item.add_marker(pytest.mark.xfail(strict=True, reason=defect.args[0]))
         if item.get_closest_marker("aiouring_only") and _runs_on_asyncio(item):
+            drop.append(item)
+        elif item.get_closest_marker("host_only") and item.path.parent.name == "kernel":
             drop.append(item)
         else:
             keep.append(item)

@@ -17,10 +17,10 @@ import sys
 import pytest
 
 import aiouring
+import program_bundles
 import aiouring.bpf as bpf
 from aiouring import ops
 from aiouring._ring import Ring
-from aiouring.bpf.build import build
 from aiouring.restrictions import RingPolicy, ring_policy, set_ring_policy
 
 NOP, SOCKET, URING_CMD = 0, 45, 46
@@ -159,9 +159,8 @@ def test_a_bad_environment_value_is_a_clear_error():
 
 
 @pytest.fixture(scope="module")
-def any_opcode(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("any_opcode")
-    return build([PROGRAMS_DIR / "any_opcode.c"], directory / "any.chain", native_only=True)
+def any_opcode():
+    return program_bundles.bundle("any_opcode_native")
 
 
 def test_chain_program_requests_are_held_to_the_policy(any_opcode, process_policy):

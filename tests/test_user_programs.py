@@ -21,12 +21,13 @@ import aiouring
 import aiouring.bpf as bpf
 from aiouring.bpf.build import build
 
+import program_bundles
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
 BUILTINS = ["copy", "read_frame", "pointer_chase", "recv_send", "nop_chain", "multi_read",
             "read_file", "btree_lookup", "splice_relay"]
 USER = ["sum_reads", "header_body", "linked_pairs", "linked_body", "opcodes"]
-HAVE_CLANG = shutil.which("clang") is not None and os.path.exists(
-    "/usr/include/bpf/bpf_helpers.h")
+HAVE_CLANG = program_bundles.have_clang()
 KERNEL = aiouring.features()["bpf_loop"]
 
 # Both paths give the same results; the kernel's runs where the kernel has
@@ -51,21 +52,13 @@ def cli(*args, cwd=None, env=None):
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("programs")
-    done = cli("build", *(str(PROGRAMS_DIR / f"{name}.c") for name in USER),
-               "-o", str(directory / "programs.chain"),
-               *([] if HAVE_CLANG else ["--native-only"]), cwd=directory)
-    assert done.returncode == 0, done.stderr
-    assert ", ".join(USER) in done.stdout
-    return directory / "programs.chain"
+def bundle():
+    return program_bundles.bundle("programs")
 
 
 @pytest.fixture(scope="module")
-def misbehaving(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("misbehaving")
-    return build([PROGRAMS_DIR / "misbehaving.c"], directory / "bad.chain",
-                 native_only=not HAVE_CLANG)
+def misbehaving():
+    return program_bundles.bundle("misbehaving")
 
 
 def run_with(bundle, coro_fn):
@@ -143,6 +136,17 @@ def test_bundle_holds_both_builds_and_a_manifest(bundle):
         assert b"sum_reads_step" in image          # debug info names the user code
         assert manifest["bpf"] == "dispatcher.bpf.o"
         assert "-target bpf" in manifest["commands"]["bpf"]
+
+
+@pytest.mark.host_only("the compilers and the command line, not the kernel")
+def test_the_command_line_builds_a_bundle_and_names_its_programs(tmp_path):
+    done = cli("build", *(str(PROGRAMS_DIR / f"{name}.c") for name in USER),
+               "-o", str(tmp_path / "programs.chain"),
+               *([] if HAVE_CLANG else ["--native-only"]), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ", ".join(USER) in done.stdout
+    manifest = json.loads((tmp_path / "programs.chain" / "manifest.json").read_text())
+    assert manifest["programs"] == USER
 
 
 def test_register_adds_programs_after_the_builtins(bundle):
@@ -365,6 +369,7 @@ def test_raw_addresses_are_refused_and_buffers_stay_pinned(programs, tmp_path):
     assert not hasattr(bpf, "buffer_address")
 
 
+@pytest.mark.host_only("the compilers and the command line, not the kernel")
 def test_compile_error_raises_build_error_with_the_compiler_message(tmp_path):
     source = tmp_path / "broken.c"
     source.write_text(SUM_READS.replace("c->var[VAR_TOTAL] += res;",
@@ -381,6 +386,7 @@ def test_compile_error_raises_build_error_with_the_compiler_message(tmp_path):
     assert "error:" in done.stderr and "undefined_name" in done.stderr
 
 
+@pytest.mark.host_only("the compilers and the command line, not the kernel")
 @pytest.mark.skipif(not HAVE_CLANG, reason="needs clang")
 def test_bpf_only_error_raises_build_error_from_clang(tmp_path):
     # Fine natively; BPF passes at most five arguments to a called function.
@@ -411,6 +417,7 @@ CHAIN_PROGRAM(six_args);
     assert not (tmp_path / "six.chain" / "manifest.json").exists()
 
 
+@pytest.mark.host_only("the compilers and the command line, not the kernel")
 def test_missing_compilers_raise_build_error(tmp_path, monkeypatch):
     source = tmp_path / "programs.c"
     source.write_text(SUM_READS)
@@ -423,6 +430,7 @@ def test_missing_compilers_raise_build_error(tmp_path, monkeypatch):
         build([source], tmp_path / "c.chain", native_only=True)
 
 
+@pytest.mark.host_only("the compilers and the command line, not the kernel")
 def test_sources_without_programs_or_with_clashing_names_are_refused(tmp_path):
     empty = tmp_path / "empty.c"
     empty.write_text('#include "chain.h"\n/* CHAIN_PROGRAM(commented_out); */\n')
@@ -438,10 +446,9 @@ def test_sources_without_programs_or_with_clashing_names_are_refused(tmp_path):
         build([twice, twice], native_only=True)
 
 
-def test_native_only_bundle_runs_loop_side_and_refuses_the_kernel(tmp_path):
-    (tmp_path / "p.c").write_text(SUM_READS)
-    bundle = build([tmp_path / "p.c"], tmp_path / "p.chain", native_only=True)
-    assert json.loads((tmp_path / "p.chain" / "manifest.json").read_text())["bpf"] is None
+def test_native_only_bundle_runs_loop_side_and_refuses_the_kernel():
+    bundle = program_bundles.bundle("sum_reads_native")
+    assert json.loads((bundle / "manifest.json").read_text())["bpf"] is None
 
     async def go(loop):
         r, w = os.pipe()

@@ -8,12 +8,11 @@ import asyncio
 import errno
 import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 import aiouring
+import program_bundles
 import aiouring.bpf as bpf
 from aiouring import ops
 from aiouring.restrictions import RingPolicy, set_ring_policy
@@ -46,12 +45,8 @@ def test_the_loop_ring_is_restricted_and_chains_still_run_in_the_kernel():
 
 
 @pytest.fixture(scope="module")
-def any_opcode(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("any_opcode")
-    subprocess.run([sys.executable, "-m", "aiouring.bpf", "build",
-                    str(PROGRAMS_DIR / "any_opcode.c"), "-o", "any.chain"],
-                   cwd=directory, check=True, env={**os.environ, "PYTHONPATH": ROOT})
-    return directory / "any.chain"
+def any_opcode():
+    return program_bundles.bundle("any_opcode")
 
 
 @pytest.mark.xfail(strict=True, reason=(

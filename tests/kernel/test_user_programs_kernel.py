@@ -9,14 +9,13 @@ import asyncio
 import errno
 import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 import aiouring
 import aiouring.bpf as bpf
 
+import program_bundles
 from test_user_programs import *        # noqa: F401,F403 -- every path, in this kernel
 from test_user_programs import bundle, misbehaving  # noqa: F401 -- their fixtures
 
@@ -24,23 +23,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aiouring.__file__)))
 PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent.parent / "programs"
 
 
-def build_bundle(tmp_path_factory, name, *sources):
-    directory = tmp_path_factory.mktemp(name)
-    subprocess.run([sys.executable, "-m", "aiouring.bpf", "build",
-                    *(str(PROGRAMS_DIR / source) for source in sources),
-                    "-o", f"{name}.chain"], cwd=directory, check=True,
-                   env={**os.environ, "PYTHONPATH": ROOT})
-    return directory / f"{name}.chain"
+@pytest.fixture(scope="module")
+def sum_bundle():
+    return program_bundles.bundle("sum_reads")
 
 
 @pytest.fixture(scope="module")
-def sum_bundle(tmp_path_factory):
-    return build_bundle(tmp_path_factory, "sum_reads", "sum_reads.c", "misbehaving.c")
-
-
-@pytest.fixture(scope="module")
-def oob_bundle(tmp_path_factory):
-    return build_bundle(tmp_path_factory, "oob", "out_of_bounds.c")
+def oob_bundle():
+    return program_bundles.bundle("oob")
 
 
 async def sum_reads_on(fd, chunk, path):
