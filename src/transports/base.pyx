@@ -44,6 +44,8 @@ cdef class TransportRequest(Operation):
             return 0
         context = transport.context
         entered = enter_context(context)
+        if entered:
+            transport.in_context = True
         try:
             if self.polling:
                 self.polling = False
@@ -56,6 +58,7 @@ cdef class TransportRequest(Operation):
                 transport.on_watch(res)
         finally:
             if entered:
+                transport.in_context = False
                 PyContext_Exit(context)
             if transport.fd_release_pending:
                 transport.release_if_idle()

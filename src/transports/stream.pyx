@@ -101,8 +101,10 @@ cdef class StreamTransport(TransportBase):
         cdef object context = self.context
         cdef bint entered
         cdef Py_ssize_t length
-        # get_buffer() is protocol code: it runs in the transport's context.
-        entered = enter_context(context)
+        # get_buffer() is protocol code: it runs in the transport's context
+        # (already entered when this follows one of our completions: trying
+        # again would only build and clear an exception).
+        entered = not self.in_context and enter_context(context)
         try:
             try:
                 buf = protocol.get_buffer(-1)

@@ -48,6 +48,7 @@ cdef class TransportBase(FlushTarget):
     cdef bint is_socket             # file can hand its fd over (socket.detach())
     cdef object protocol
     cdef object context             # contextvars.Context of protocol callbacks
+    cdef bint in_context            # a completion of ours has entered it
     cdef dict extra
     cdef object server              # the asyncio.Server of an accepted connection
     # Requests on the fd (None where the kind has none).
