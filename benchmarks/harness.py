@@ -185,6 +185,7 @@ def summarize(args, status, samples):
                                       if s["scenario"] == name and s["loop"] == lp))
                     rows.append([name, label, lp, "skipped" if skipped else "failed",
                                  "", "", ""])
+        rows += pooled_rows(args, mod, name, samples, summary)
     for lp in args.loops:
         if not status[lp][0]:
             notes.append(f"{lp}: skipped: {status[lp][1]}")
@@ -197,6 +198,28 @@ def summarize(args, status, samples):
     return summary, rows, notes
 
 
+def pooled_rows(args, mod, name, samples, summary):
+    """Rows of the metrics a scenario reads from all its runs together
+    (POOLED, by its pooled()): one figure per loop, "pooled" as spread."""
+    if not hasattr(mod, "pooled"):
+        return []
+    runs_of = {lp: [s["metrics"] for s in samples
+                    if s["scenario"] == name and s["loop"] == lp and s["metrics"]]
+               for lp in variants(args, mod)}
+    values = {lp: mod.pooled(runs) for lp, runs in runs_of.items() if runs}
+    baselines = getattr(mod, "BASELINES", BASELINES)
+    lower = getattr(mod, "LOWER_IS_BETTER", ())
+    rows = []
+    for key, label in mod.POOLED:
+        value = {lp: v[key] for lp, v in values.items() if v.get(key) is not None}
+        for lp, x in value.items():
+            rows.append([name, label, lp, fmt(x), "pooled", str(len(runs_of[lp])),
+                         ratio_text(lp, value, baselines, key in lower)])
+            summary.setdefault(name, {}).setdefault(key, {})[lp] = {
+                "median": x, "min": x, "max": x, "n": len(runs_of[lp])}
+    return rows
+
+
 def scenario_info(args):
     """What the JSON file and the plots need to know of each scenario."""
     info = {}
@@ -205,7 +228,7 @@ def scenario_info(args):
         info[name] = {"group": scenarios.group_of(name),
                       "variants": variants(args, mod),
                       "baselines": list(getattr(mod, "BASELINES", BASELINES)),
-                      "metrics": dict(mod.METRICS),
+                      "metrics": dict(mod.METRICS) | dict(getattr(mod, "POOLED", ())),
                       "lower_is_better": sorted(getattr(mod, "LOWER_IS_BETTER", ())),
                       "limits": [v for v in variants(args, mod) if v in limits.NAMES],
                       "histograms": dict(getattr(mod, "HISTOGRAMS", ())),

@@ -5,8 +5,8 @@ are the highest value of the bucket the rank falls in (never below the true
 value, at most one bucket width above it), capped at the largest value seen.
 
 The client prints its histogram as "LOW:COUNT" pairs (a bucket's lowest
-value and its count); from_pairs() reads them and merge() adds the samples
-of several runs together.
+value and its count); from_pairs() reads them and merge() (or merged(), over
+samples) adds the samples of several runs together.
 """
 import math
 
@@ -91,3 +91,15 @@ class Histogram:
         if not self.total:
             raise ValueError("no values recorded")
         return sum(sum(bucket_range(i)) / 2 * c for i, c in self.counts.items()) / self.total
+
+
+def merged(sample_metrics, key):
+    """One Histogram of the histograms `key` of several samples' metrics
+    (their exact maxima, `hist_max_...`, where recorded), or None."""
+    out = None
+    for metrics in sample_metrics:
+        pairs = metrics.get(key)
+        if pairs:
+            h = Histogram.from_pairs(pairs, metrics.get(key.replace("hist_", "hist_max_", 1)))
+            out = h if out is None else out.merge(h)
+    return out

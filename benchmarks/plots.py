@@ -123,15 +123,13 @@ def plot(results, out_dir):
 
 def merged_histograms(results, scenario, key):
     """{variant: Histogram of every sample's histogram `key`, merged}."""
-    from .histogram import Histogram
-    out = {}
+    from .histogram import merged
+    by_loop = {}
     for s in results.get("samples", ()):
-        pairs = s.get("metrics", {}).get(key)
-        if s["scenario"] == scenario and pairs:
-            exact_max = s["metrics"].get(key.replace("hist_", "hist_max_", 1))
-            h = Histogram.from_pairs(pairs, exact_max)
-            out[s["loop"]] = out[s["loop"]].merge(h) if s["loop"] in out else h
-    return out
+        if s["scenario"] == scenario:
+            by_loop.setdefault(s["loop"], []).append(s.get("metrics", {}))
+    return {loop: h for loop, runs in by_loop.items()
+            if (h := merged(runs, key)) is not None}
 
 
 def percentile_curve(hist, points=200):

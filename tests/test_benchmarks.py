@@ -230,6 +230,22 @@ def test_histogram_buckets_round_trip_and_merge():
     assert 499_000 <= merged.percentile(50) <= 499_000 * (1 + 1 / 128)
 
 
+def test_pooled_latency_reads_every_run_at_once():
+    from benchmarks.scenarios import _latency
+    # Two runs at 50%: one quiet, one with a stall of 3 ms on 10 of 1000
+    # requests. Per run, p99 is 10 us or 3 ms; pooled, 10 of 2000 are slow.
+    quiet, stalled = Histogram(), Histogram()
+    quiet.record(10_000, count=1000)
+    stalled.record(10_000, count=990)
+    stalled.record(3_000_000, count=10)
+    runs = [{"hist_at50": h.pairs(), "hist_max_at50": h.max} for h in (quiet, stalled)]
+    pooled = _latency.pooled(runs, fractions=(0.5,))
+    assert pooled["p99_at50_pooled_us"] == pytest.approx(10, rel=0.01)
+    assert pooled["p999_at50_pooled_us"] == 3000      # the exact maximum caps it
+    assert histogram.merged(runs, "hist_at90") is None
+    assert _latency.pooled(runs, fractions=(0.9,)) == {}
+
+
 def test_histogram_rejects_bad_input():
     h = Histogram()
     with pytest.raises(ValueError):
@@ -396,6 +412,7 @@ def test_latency_run_against_a_loop_and_a_c_server(tmp_path):
                   "--plots", str(tmp_path / "p"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "best C" in r.stdout and "p99 us at 90% of peak" in r.stdout
+    assert "p99.9 us at 90%, runs pooled" in r.stdout
     results = json.loads(out.read_text())
     peak = results["calibrations"]["latency_echo"]
     assert peak["loop"] in ("uvloop", "asyncio") and peak["peak_rate"] > 0

@@ -10,7 +10,8 @@ from ._latency import QUICK_SECONDS, SECONDS, calibration_estimate, describe, es
 WORKLOAD = _latency.Workload("echo", conns=10, size=1024,
                              server=("benchmarks.servers.echo", "--kind", "protocol"))
 METRICS = _latency.metrics_of()
-LOWER_IS_BETTER = frozenset(key for key, _ in METRICS)
+POOLED = _latency.pooled_metrics_of()
+LOWER_IS_BETTER = frozenset(key for key, _ in METRICS + POOLED)
 HISTOGRAMS = _latency.histograms_of()
 BASELINES = ("uvloop", "asyncio")
 LIMITS = "echo"
@@ -18,6 +19,10 @@ LIMITS = "echo"
 
 def calibrate(seconds, quick):
     return _latency.calibrate(WORKLOAD, seconds, quick)
+
+
+def pooled(runs):
+    return _latency.pooled(runs)
 
 
 def run_sample(loop_name, seconds, quick):

@@ -11,7 +11,8 @@ from ._latency import QUICK_SECONDS, SECONDS, calibration_estimate, describe, es
 WORKLOAD = _latency.Workload("http", conns=50, size=0,
                              server=("benchmarks.servers.http_hello",))
 METRICS = _latency.metrics_of()
-LOWER_IS_BETTER = frozenset(key for key, _ in METRICS)
+POOLED = _latency.pooled_metrics_of()
+LOWER_IS_BETTER = frozenset(key for key, _ in METRICS + POOLED)
 HISTOGRAMS = _latency.histograms_of()
 BASELINES = ("uvloop", "asyncio")
 LIMITS = "http"
@@ -19,6 +20,10 @@ LIMITS = "http"
 
 def calibrate(seconds, quick):
     return _latency.calibrate(WORKLOAD, seconds, quick)
+
+
+def pooled(runs):
+    return _latency.pooled(runs)
 
 
 def run_sample(loop_name, seconds, quick):
