@@ -7,6 +7,11 @@
 
 Async files have aiofiles' namespace (``import aiouring as aiofiles``):
 open, os, ospath, tempfile, stdin/stdout/stderr(_bytes); on any loop.
+
+PYTEST_DONT_REWRITE: the package ships a pytest plugin, so pytest would
+rewrite its asserts and warn when aiouring was imported before pytest
+started (from a .pth file or sitecustomize); a suite that turns warnings
+into errors then stops at start-up. There is nothing here to rewrite.
 """
 
 import asyncio

@@ -107,3 +107,36 @@ def test_loop_factories_hook_and_module_loop_scope(pytester):
                      "asyncio_default_fixture_loop_scope = function\n")
     result = pytester.runpytest_subprocess("-v", "-W", "error")
     result.assert_outcomes(passed=2)      # test_second checks the loop
+
+
+def test_importing_aiouring_before_pytest_starts_warns_nothing(project, tmp_path):
+    """An installed aiouring carries a pytest plugin, so pytest marks the
+    package for assert rewriting; imported earlier (a .pth file,
+    sitecustomize), that must not warn: suites that turn warnings into
+    errors would stop at start-up. A distribution's metadata is laid out
+    here as a wheel writes it."""
+    import os
+    import subprocess
+    import sys
+
+    import aiouring
+    site = tmp_path / "site"
+    info = site / "aiouring_early-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aiouring-early\nVersion: 1.0\n")
+    # pytest marks every package a plugin's distribution holds; the entry
+    # point's own module is a stand-in (the checkout's plugin is loaded once).
+    (info / "entry_points.txt").write_text("[pytest11]\naiouring_early = early_plugin\n")
+    (info / "RECORD").write_text("aiouring/__init__.py,,\nearly_plugin.py,,\n")
+    (site / "early_plugin.py").write_text("")
+    (site / "aiouring_early.pth").write_text("import aiouring\n")
+    checkout = os.path.dirname(os.path.dirname(aiouring.__file__))
+    code = ("import site, sys, pytest; site.addsitedir(sys.argv[1]); "
+            "assert 'aiouring' in sys.modules; "
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
+            "'-W', 'error::pytest.PytestAssertRewriteWarning']))")
+    done = subprocess.run([sys.executable, "-c", code, str(site)], cwd=project.path,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": checkout})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

@@ -232,10 +232,17 @@ cdef extern from "programs/program_ring.h" nogil:
     struct aiouring_program_ring:
         pass
 
+    struct aiouring_program_ring_limits:
+        const void *policy              # const struct aiouring_ring_policy *
+        const void *filters
+        size_t filters_size
+
     int aiouring_program_ring_supported()
     int aiouring_program_ring_start(const char *object_path, int notify_fd,
+                                    const aiouring_program_ring_limits *limits,
                                     aiouring_program_ring **out, char *err, size_t errlen)
     int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+                                    const aiouring_program_ring_limits *limits,
                                     aiouring_program_ring **out)
     int aiouring_program_ring_ready(aiouring_program_ring *r, int wait, char *err, size_t errlen)
     void aiouring_program_ring_discard(aiouring_program_ring *r)

@@ -100,12 +100,25 @@ cdef class ProgramRing:
             self.ring = NULL
 
     @staticmethod
-    cdef ProgramRing begin(str object_path, int notify_fd):
+    cdef ProgramRing begin(str object_path, int notify_fd, RingPolicy policy=None):
         """Starts a program ring without waiting: loading and verifying its
-        dispatcher takes the thread a while; ready() says when it is done."""
+        dispatcher takes the thread a while; ready() says when it is done.
+        With a policy (the loop ring's), the ring is locked to what chain
+        programs may issue under it, and to its filters, before it runs."""
         cdef ProgramRing self = ProgramRing.__new__(ProgramRing)
         cdef bytes path = fsencode(object_path)
-        cdef int ret = aiouring_program_ring_begin(path, notify_fd, &self.ring)
+        cdef aiouring_program_ring_limits limits
+        cdef aiouring_ring_policy locked
+        cdef bytes filters = b""
+        memset(&limits, 0, sizeof(limits))
+        if policy is not None:
+            if policy.enabled:
+                locked = policy.program_ring_policy()
+                limits.policy = &locked
+            filters = policy.filter_records()
+            limits.filters = PyBytes_AS_STRING(filters)
+            limits.filters_size = PyBytes_GET_SIZE(filters)
+        cdef int ret = aiouring_program_ring_begin(path, notify_fd, &limits, &self.ring)
         if ret < 0:
             if not aiouring_program_ring_supported():
                 raise RuntimeError(build_without_kernel_path())
@@ -114,9 +127,9 @@ cdef class ProgramRing:
         return self
 
     @staticmethod
-    cdef ProgramRing start(str object_path, int notify_fd):
+    cdef ProgramRing start(str object_path, int notify_fd, RingPolicy policy=None):
         """Starts a program ring; raises RuntimeError saying why it cannot."""
-        cdef ProgramRing self = ProgramRing.begin(object_path, notify_fd)
+        cdef ProgramRing self = ProgramRing.begin(object_path, notify_fd, policy)
         self.ready(True)
         return self
 
@@ -321,7 +334,7 @@ cdef str build_without_kernel_path():
     cdef char err[512]
     cdef aiouring_program_ring* none = NULL
     err[0] = 0
-    aiouring_program_ring_start(b"", -1, &none, err, sizeof(err))
+    aiouring_program_ring_start(b"", -1, NULL, &none, err, sizeof(err))
     return err.decode(errors="replace")
 
 

@@ -11,9 +11,10 @@
 int aiouring_program_ring_supported(void) { return 0; }
 
 int aiouring_program_ring_start(const char *object_path, int notify_fd,
-			      struct aiouring_program_ring **out, char *err, size_t errlen)
+				const struct aiouring_program_ring_limits *limits,
+				struct aiouring_program_ring **out, char *err, size_t errlen)
 {
-	(void)object_path; (void)notify_fd; *out = NULL;
+	(void)object_path; (void)notify_fd; (void)limits; *out = NULL;
 #ifndef AIOURING_NO_BPF_REASON
 #define AIOURING_NO_BPF_REASON "libbpf or clang was missing at build time"
 #endif
@@ -23,9 +24,10 @@ int aiouring_program_ring_start(const char *object_path, int notify_fd,
 }
 
 int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				const struct aiouring_program_ring_limits *limits,
 				struct aiouring_program_ring **out)
 {
-	(void)object_path; (void)notify_fd; *out = NULL;
+	(void)object_path; (void)notify_fd; (void)limits; *out = NULL;
 	return -ENOSYS;
 }
 int aiouring_program_ring_ready(struct aiouring_program_ring *r, int wait, char *err,
@@ -62,12 +64,16 @@ int aiouring_program_ring_failed(struct aiouring_program_ring *r) { (void)r; ret
 #include <bpf/libbpf.h>
 #include <bpf/btf.h>
 
+#include "../ring/restrictions.h"
+
 /* Newer than Debian 12's uapi headers. */
 #define CHAIN_SETUP_SINGLE_ISSUER (1U << 12)
 #define CHAIN_SETUP_DEFER_TASKRUN (1U << 13)
 #define CHAIN_SETUP_NO_SQARRAY (1U << 16)
 #define CHAIN_SETUP_SQ_REWIND (1U << 20)
 #define CHAIN_SETUP_CQSIZE (1U << 3)
+#define CHAIN_SETUP_R_DISABLED (1U << 6)
+#define CHAIN_REGISTER_ENABLE_RINGS 12
 #define CHAIN_REGISTER_SEND_MSG_RING 31
 #define CHAIN_OP_MSG_RING_ 40
 #define CHAIN_OP_ASYNC_CANCEL_ 14
@@ -106,6 +112,11 @@ struct aiouring_program_ring {
 	char *err;			/* why the start failed (owned) */
 	size_t errlen;
 	int thread_started;
+	int limited;			/* set up disabled, locked, then enabled */
+	int has_policy;
+	struct aiouring_ring_policy policy;
+	void *filters;			/* limits' filter records (owned) */
+	size_t filters_size;
 };
 
 /* libbpf's messages during a load, kept for the exception (the verifier
@@ -219,6 +230,46 @@ static int register_direct_table(struct aiouring_program_ring *r)
 	return 0;
 }
 
+/* Locks a ring set up disabled to the limits begin() was given (filters,
+ * then the policy), then enables it: this thread becomes its only issuer. */
+static int apply_limits(struct aiouring_program_ring *r)
+{
+	const char *at = r->filters, *end = at + r->filters_size;
+	uint32_t opcode, count;
+	int ret;
+
+	if (!r->limited)
+		return 0;
+	while (at + 8 <= end) {
+		memcpy(&opcode, at, 4);
+		memcpy(&count, at + 4, 4);
+		at += 8;
+		if (count > (size_t)(end - at) / sizeof(struct aiouring_filter_insn))
+			return -EINVAL;
+		ret = aiouring_register_bpf_filter(r->ring_fd, opcode,
+						   (const struct aiouring_filter_insn *)at, count);
+		if (ret < 0) {
+			snprintf(r->err, r->errlen, "the kernel refused an io_uring BPF filter "
+				 "on the program ring (opcode %u): %s", opcode, strerror(-ret));
+			return ret;
+		}
+		at += count * sizeof(struct aiouring_filter_insn);
+	}
+	if (r->has_policy) {
+		ret = aiouring_restrict_ring(r->ring_fd, &r->policy);
+		if (ret < 0) {
+			snprintf(r->err, r->errlen, "the kernel refused the program ring's "
+				 "restrictions (IORING_REGISTER_RESTRICTIONS): %s; "
+				 "AIOURING_RING_RESTRICTIONS=off runs without them", strerror(-ret));
+			return ret;
+		}
+	}
+	ret = aiouring_io_uring_register(r->ring_fd, CHAIN_REGISTER_ENABLE_RINGS, NULL, 0);
+	if (ret < 0)
+		snprintf(r->err, r->errlen, "enabling the program ring: %s", strerror(-ret));
+	return ret;
+}
+
 static int setup_ring(struct aiouring_program_ring *r)
 {
 	struct io_uring_params *p = &r->params;
@@ -227,6 +278,8 @@ static int setup_ring(struct aiouring_program_ring *r)
 	memset(p, 0, sizeof(*p));
 	p->flags = CHAIN_SETUP_SINGLE_ISSUER | CHAIN_SETUP_DEFER_TASKRUN |
 		   CHAIN_SETUP_NO_SQARRAY | CHAIN_SETUP_SQ_REWIND | CHAIN_SETUP_CQSIZE;
+	if (r->limited)
+		p->flags |= CHAIN_SETUP_R_DISABLED;
 	p->cq_entries = PROGRAM_RING_CQ_ENTRIES;
 	fd = sys_setup(PROGRAM_RING_SQ_ENTRIES, p);
 	if (fd < 0) {
@@ -255,7 +308,8 @@ static int setup_ring(struct aiouring_program_ring *r)
 		r->sqes = NULL;
 		return -errno;
 	}
-	return register_direct_table(r);
+	fd = register_direct_table(r);
+	return fd ? fd : apply_limits(r);
 }
 
 /* libbpf before 1.4 cannot set a struct_ops data member after open: write
@@ -575,6 +629,7 @@ static void release(struct aiouring_program_ring *r)
 	if (r->ring_fd >= 0)
 		close(r->ring_fd);
 	free(r->image);
+	free(r->filters);
 	free(r->err);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->changed);
@@ -584,6 +639,7 @@ static void release(struct aiouring_program_ring *r)
 #define START_ERROR_SIZE (1 << 18)
 
 int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				const struct aiouring_program_ring_limits *limits,
 				struct aiouring_program_ring **out)
 {
 	struct aiouring_program_ring *r = calloc(1, sizeof(*r));
@@ -593,12 +649,29 @@ int aiouring_program_ring_begin(const char *object_path, int notify_fd,
 	*out = NULL;
 	if (!r)
 		return -ENOMEM;
+	if (limits && (limits->policy || limits->filters_size)) {
+		r->limited = 1;
+		if (limits->policy) {
+			r->has_policy = 1;
+			r->policy = *limits->policy;
+		}
+		if (limits->filters_size) {
+			r->filters = malloc(limits->filters_size);
+			if (!r->filters) {
+				free(r);
+				return -ENOMEM;
+			}
+			memcpy(r->filters, limits->filters, limits->filters_size);
+			r->filters_size = limits->filters_size;
+		}
+	}
 	r->ring_fd = -1;
 	r->notify_fd = notify_fd;
 	r->owner_pid = getpid();
 	r->errlen = START_ERROR_SIZE;
 	r->err = malloc(r->errlen);
 	if (!r->err) {
+		free(r->filters);
 		free(r);
 		return -ENOMEM;
 	}
@@ -649,10 +722,11 @@ void aiouring_program_ring_discard(struct aiouring_program_ring *r)
 }
 
 int aiouring_program_ring_start(const char *object_path, int notify_fd,
-			      struct aiouring_program_ring **out, char *err, size_t errlen)
+				const struct aiouring_program_ring_limits *limits,
+				struct aiouring_program_ring **out, char *err, size_t errlen)
 {
 	struct aiouring_program_ring *r;
-	int ret = aiouring_program_ring_begin(object_path, notify_fd, &r);
+	int ret = aiouring_program_ring_begin(object_path, notify_fd, limits, &r);
 
 	*out = NULL;
 	if (ret)

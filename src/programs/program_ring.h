@@ -13,6 +13,17 @@
 #include "dispatcher.h"
 
 struct aiouring_program_ring;
+struct aiouring_ring_policy;	/* ring/restrictions.h */
+
+/* What a program ring may issue, as the loop's ring: a policy (NULL: no
+ * restriction) and io_uring BPF filters as records (u32 opcode, u32 count,
+ * then count struct aiouring_filter_insn), both copied by begin(). The
+ * ring is set up disabled, locked to them, then enabled by its thread. */
+struct aiouring_program_ring_limits {
+	const struct aiouring_ring_policy *policy;
+	const void *filters;
+	size_t filters_size;
+};
 
 /* 1 when the extension was built with libbpf (the kernel path can exist). */
 int aiouring_program_ring_supported(void);
@@ -22,12 +33,14 @@ int aiouring_program_ring_supported(void);
  * ring up and attached the dispatcher, or failed; then err holds why (the
  * verifier log, when there is one). Returns 0 or -errno. */
 int aiouring_program_ring_start(const char *object_path, int notify_fd,
-			      struct aiouring_program_ring **out, char *err, size_t errlen);
+				const struct aiouring_program_ring_limits *limits,
+				struct aiouring_program_ring **out, char *err, size_t errlen);
 
 /* The same without waiting: starts the thread and returns; ready() says when
  * the ring can take chains (1), is still starting (0) or failed (-errno;
  * err holds why, and discard() frees it). */
 int aiouring_program_ring_begin(const char *object_path, int notify_fd,
+				const struct aiouring_program_ring_limits *limits,
 				struct aiouring_program_ring **out);
 int aiouring_program_ring_ready(struct aiouring_program_ring *r, int wait, char *err,
 				size_t errlen);

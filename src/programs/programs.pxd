@@ -71,10 +71,10 @@ cdef class ProgramRing:
     cdef readonly unsigned long long early_deliveries
 
     @staticmethod
-    cdef ProgramRing begin(str object_path, int notify_fd)
+    cdef ProgramRing begin(str object_path, int notify_fd, RingPolicy policy=*)
 
     @staticmethod
-    cdef ProgramRing start(str object_path, int notify_fd)
+    cdef ProgramRing start(str object_path, int notify_fd, RingPolicy policy=*)
     cdef int ready(self, bint wait) except -1
     cdef int count(self, uint32_t where, uint32_t steps) except -1
     cdef int release(self, int slot) except -1

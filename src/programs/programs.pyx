@@ -182,10 +182,13 @@ cdef class ChainPrograms:
         return None
 
     cdef ProgramRing start_ring(self, str object_path, int programs, bint wait=True):
+        # Held to the loop ring's policy: a program cannot issue in the
+        # kernel what the loop's own ring would refuse.
+        cdef RingPolicy policy = self.loop._ring.policy
         if wait:
-            self.ring = ProgramRing.start(object_path, self.loop._ring.fd)
+            self.ring = ProgramRing.start(object_path, self.loop._ring.fd, policy)
         else:
-            self.ring = ProgramRing.begin(object_path, self.loop._ring.fd)
+            self.ring = ProgramRing.begin(object_path, self.loop._ring.fd, policy)
         self.kernel_program_count = programs
         return self.ring
 

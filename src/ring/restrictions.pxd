@@ -37,6 +37,9 @@ cdef class RingPolicy:
     cdef RingPolicy changed(self, tuple items, bint on)
     cdef RingPolicy copy(self)
     cdef int register_filters(self, int ring_fd) except -1
+    # The filters as records for the program ring: u32 opcode, u32 count,
+    # then count aiouring_filter_insn (8 bytes each).
+    cdef bytes filter_records(self)
     # The program ring of the chain programs' kernel path: the same opcodes
     # and flags, plus the dispatcher's own MSG_RING and ASYNC_CANCEL, and no
     # register operation but PROBE.

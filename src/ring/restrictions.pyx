@@ -8,6 +8,7 @@
 # set_ring_policy() replaces it.
 
 from os import environ
+from struct import pack as struct_pack
 
 # Kernel names by value: IORING_OP_*, IORING_(UN)REGISTER_*, IOSQE_*.
 OPCODE_NAMES = (
@@ -202,6 +203,15 @@ cdef class RingPolicy:
                                         f"{opcode_name(opcode)} (IORING_REGISTER_BPF_FILTER, "
                                         f"Linux 7.0+): {os_strerror(-ret)}")
         return 0
+
+    cdef bytes filter_records(self):
+        records = []
+        for opcode, programs in self.filters.items():
+            for program in programs:
+                records.append(struct_pack("=II", opcode, len(program)))
+                records.extend(struct_pack("=HBBI", code, jt, jf, k)
+                               for code, jt, jf, k in program)
+        return b"".join(records)
 
     def allow(self, *items):
         """A copy that also allows these opcodes, SQE flags or register

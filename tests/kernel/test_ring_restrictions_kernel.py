@@ -49,21 +49,37 @@ def any_opcode():
     return program_bundles.bundle("any_opcode")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "programs: the program ring is not yet set up disabled and locked to the "
-    "loop's policy (ring/restrictions.h's aiouring_restrict_ring and "
-    "RingPolicy.program_ring_policy() are the hook; branch hardening-program-ring)"))
-def test_a_chain_program_in_the_kernel_is_held_to_the_policy(any_opcode, process_policy):
+@pytest.mark.parametrize("path", ["kernel", "loop-side"])
+def test_a_chain_program_is_held_to_the_policy(any_opcode, process_policy, path):
+    """An opcode the dispatcher accepts from a program (NOP) still meets the
+    loop's policy on the program ring: narrowed, it fails with EACCES on
+    either path."""
     async def main():
         asyncio.get_running_loop().bpf.register(any_opcode)
-        nop = await bpf.run("any_opcode", NOP, path="kernel")
-        with pytest.raises(OSError) as refused:
-            await bpf.run("any_opcode", SOCKET, path="kernel")
-        return nop, refused.value.errno
+        try:
+            return await bpf.run("any_opcode", NOP, path=path)
+        except OSError as refused:
+            return -refused.errno
 
-    assert aiouring.run(main()) == (0, errno.EACCES)
-    process_policy(RingPolicy().allow("SOCKET"))
-    assert aiouring.run(main()) == (0, errno.EAFNOSUPPORT)
+    assert aiouring.run(main()) == 0
+    process_policy(RingPolicy().deny("NOP"))
+    assert aiouring.run(main()) == -errno.EACCES
+
+
+@pytest.mark.parametrize("path", ["kernel", "loop-side"])
+def test_a_chain_program_is_held_to_the_policy_filters(any_opcode, process_policy, path):
+    """A filter of the loop's policy holds on the program ring too: the
+    same request is refused on either path."""
+    refuse_every_request = ((0x06, 0, 0, 0),)
+    process_policy(RingPolicy().with_filter("NOP", refuse_every_request))
+
+    async def main():
+        asyncio.get_running_loop().bpf.register(any_opcode)
+        with pytest.raises(OSError) as refused:
+            await bpf.run("any_opcode", NOP, path=path)
+        return refused.value.errno
+
+    assert aiouring.run(main()) == errno.EACCES
 
 
 def test_bpf_filters_are_there():
