@@ -67,3 +67,36 @@ def test_the_worse_path_is_retried_rarely():
     events = warm(300 * US, 10 * US)
     choices = run_chains(events, 2, 300 * US, 10 * US, 1000)
     assert 1 <= choices.count("kernel") <= 30       # a few retries: it might have changed
+
+
+def test_one_stalled_chain_does_not_turn_the_choice():
+    events = warm(300 * US, 10 * US)
+    run_chains(events, 2, 300 * US, 10 * US, 20)
+    # The machine stalled 5 ms during one loop-side chain.
+    events += [("ask", 4), ("loop-side", 4, 5000 * US, 2, 0)]
+    assert run_chains(events, 2, 300 * US, 10 * US, 30).count("loop-side") >= 29
+    # ... and one stalled probe of the loop's delay is no busy loop either.
+    events += [("delay", 5000 * US)]
+    assert run_chains(events, 2, 300 * US, 10 * US, 15).count("loop-side") >= 14
+
+
+def test_much_longer_chains_try_the_kernel_again_soon():
+    # Short chains measured in the kernel at 20 us a round (its fixed costs
+    # spread over 2 rounds), loop-side at 5 us: by those figures 2000-round
+    # chains belong loop-side (40 vs 10 ms); in fact a long chain's rounds
+    # cost 1 us in the kernel (2.3 ms in all). Tried there after a couple
+    # of chains, the kernel keeps them.
+    events = [("delay", 5 * US)]
+    for _ in range(3):
+        events += [("kernel", 4, 250 * US + 40 * US, 2, 40 * US),
+                   ("loop-side", 4, 3 * 5 * US, 2, 0)]
+    choices = []
+    for _ in range(20):
+        choice = replay(events + [("ask", 4)])[-1]
+        choices.append(choice)
+        events.append(("ask", 4))
+        if choice == "kernel":
+            events.append(("kernel", 4, 250 * US + 2000 * US, 2000, 2000 * US))
+        else:
+            events.append(("loop-side", 4, 2001 * 5 * US, 2000, 0))
+    assert choices[:4].count("kernel") >= 1 and choices[4:].count("kernel") == 16, choices

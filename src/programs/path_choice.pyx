@@ -15,22 +15,47 @@ cdef double CHOICE_WEIGHT = 0.25        # of a new sample in the running estimat
 cdef double REGIME_CHANGE = 4.0         # a loop this much busier or idler has changed
 cdef double DELAY_FLOOR = 20e-6         # delays below this are all "idle"
 cdef unsigned long long RETRY_AFTER_CHANGE = 8
+cdef unsigned long long RETRY_AFTER_LENGTH_CHANGE = 2
 cdef unsigned long long RETRY_EVERY = 64
 cdef unsigned long long PROBE_EVERY = 16
 
 
-cdef inline double blend(double old, double sample, bint first) noexcept:
+cdef inline double blend(double old, double sample, bint first, bint* outlier) noexcept:
     """A running estimate; a sample REGIME_CHANGE times off replaces it (the
-    loop changed: the old samples say nothing any more)."""
+    loop changed: the old samples say nothing any more). One far above it
+    does so only when the next is too: a single one is more likely a stall
+    of the machine than a busier loop, and would otherwise turn every
+    choice for dozens of chains (nothing makes a time look shorter, so one
+    far below is taken at once). outlier NULL: taken at once."""
     if first or sample > REGIME_CHANGE * old or sample * REGIME_CHANGE < old:
-        return sample
+        if first or outlier == NULL or outlier[0] or sample < old:
+            if outlier != NULL:
+                outlier[0] = False
+            return sample
+        outlier[0] = True
+        return old
+    if outlier != NULL:
+        outlier[0] = False
     return old + CHOICE_WEIGHT * (sample - old)
+
+
+cdef inline bint far_apart(double a, double b) noexcept:
+    return a > REGIME_CHANGE * b or a * REGIME_CHANGE < b
 
 
 cdef class PathChoice:
 
     def __cinit__(self):
         self.rounds = {}
+        self.measured_rounds = {}
+
+    cdef bint length_changed(self, int index, double rounds, int path):
+        """Whether a program's chains are now far longer or shorter than the
+        last one measured on path (0 kernel, 1 loop-side): a per-round
+        figure from 2-round chains says little about 2000-round ones (in
+        the kernel, fixed costs weigh on short chains' rounds)."""
+        measured = self.measured_rounds.get(index)
+        return measured is not None and far_apart(rounds, measured[path])
 
     cdef bint prefer_kernel(self, int index):
         cdef double rounds, kernel, loop_side, ratio, delay
@@ -47,11 +72,17 @@ cdef class PathChoice:
             if (delay * REGIME_CHANGE < self.delay_at_loop_side
                     and self.chains - self.last_loop_side > RETRY_AFTER_CHANGE):
                 return False        # the loop got idle since loop-side was measured
+            if (self.length_changed(index, rounds, 1)
+                    and self.chains - self.last_loop_side > RETRY_AFTER_LENGTH_CHANGE):
+                return False
             ratio = loop_side / kernel if kernel > 0 else 1.0
             return self.chains - self.last_loop_side <= RETRY_EVERY * max(1.0, ratio)
         if (delay > REGIME_CHANGE * self.delay_at_kernel
                 and self.chains - self.last_kernel > RETRY_AFTER_CHANGE):
             return True             # the loop got busy since the kernel was measured
+        if (self.length_changed(index, rounds, 0)
+                and self.chains - self.last_kernel > RETRY_AFTER_LENGTH_CHANGE):
+            return True
         ratio = kernel / loop_side if loop_side > 0 else 1.0
         return self.chains - self.last_kernel > RETRY_EVERY * max(1.0, ratio)
 
@@ -67,7 +98,9 @@ cdef class PathChoice:
         self.delay_sample(monotonic() - scheduled)
 
     cdef int delay_sample(self, double seconds) except -1:
-        self.loop_delay = blend(self.loop_delay, seconds, not self.have_delay)
+        # Taken at once: the delay only sends a chain or two to the other
+        # path to be measured again, where a stall is no longer believed.
+        self.loop_delay = blend(self.loop_delay, seconds, not self.have_delay, NULL)
         self.have_delay = True
         return 0
 
@@ -76,18 +109,21 @@ cdef class PathChoice:
         cdef double rounds = <double>max(op.batches, 1)
         cdef double delay = max(self.loop_delay, DELAY_FLOOR)
         self.rounds[op.index] = blend(self.rounds.get(op.index, rounds), rounds,
-                                      op.index not in self.rounds)
+                                      op.index not in self.rounds, NULL)
+        measured = self.measured_rounds.setdefault(op.index, [rounds, rounds])
+        measured[0 if kernel else 1] = rounds
         if kernel:
             self.kernel_overhead = blend(self.kernel_overhead,
-                                         max(latency - kernel_seconds, 0.0), not self.have_kernel)
+                                         max(latency - kernel_seconds, 0.0), not self.have_kernel,
+                                         &self.outlier_kernel_overhead)
             self.kernel_per_round = blend(self.kernel_per_round, kernel_seconds / rounds,
-                                          not self.have_kernel)
+                                          not self.have_kernel, &self.outlier_kernel_round)
             self.delay_at_kernel = delay
             self.last_kernel = self.chains
             self.have_kernel = True
         else:
             self.loop_per_round = blend(self.loop_per_round, latency / (rounds + 1.0),
-                                        not self.have_loop_side)
+                                        not self.have_loop_side, &self.outlier_loop_round)
             self.delay_at_loop_side = delay
             self.last_loop_side = self.chains
             self.have_loop_side = True
