@@ -100,3 +100,20 @@ def test_much_longer_chains_try_the_kernel_again_soon():
         else:
             events.append(("loop-side", 4, 2001 * 5 * US, 2000, 0))
     assert choices[:4].count("kernel") >= 1 and choices[4:].count("kernel") == 16, choices
+
+
+def test_swinging_lengths_retry_the_worse_path_rarely():
+    # A program whose chains alternate between 2 and 200 rounds, on a loop
+    # where the kernel's hand-over never pays: loop-side nearly always.
+    events = warm(300 * US, 10 * US)
+    choices = []
+    for i in range(400):
+        rounds = 2 if i % 2 else 200
+        choice = replay(events + [("ask", 4)])[-1]
+        choices.append(choice)
+        events.append(("ask", 4))
+        if choice == "kernel":
+            events.append(("kernel", 4, 3000 * US + rounds * 50 * US, rounds, rounds * 50 * US))
+        else:
+            events.append(("loop-side", 4, (rounds + 1) * 10 * US, rounds, 0))
+    assert choices.count("kernel") <= 400 // 64 + 2, choices.count("kernel")

@@ -50,12 +50,24 @@ cdef class PathChoice:
         self.measured_rounds = {}
 
     cdef bint length_changed(self, int index, double rounds, int path):
-        """Whether a program's chains are now far longer or shorter than the
-        last one measured on path (0 kernel, 1 loop-side): a per-round
-        figure from 2-round chains says little about 2000-round ones (in
-        the kernel, fixed costs weigh on short chains' rounds)."""
+        """Whether to try path (0 kernel, 1 loop-side) again because the
+        program's chains are now far longer or shorter than the last one
+        measured there: a per-round figure from 2-round chains says little
+        about 2000-round ones (in the kernel, fixed costs weigh on short
+        chains' rounds). At most once per RETRY_EVERY chains, so programs
+        whose lengths keep swinging pay no more for it than for the
+        periodic retries."""
         measured = self.measured_rounds.get(index)
-        return measured is not None and far_apart(rounds, measured[path])
+        if measured is None or not far_apart(rounds, measured[path]):
+            return False
+        if self.length_retried and self.chains - self.length_retry_at <= RETRY_EVERY:
+            return False
+        return True
+
+    cdef bint retry_for_length(self):
+        self.length_retried = True
+        self.length_retry_at = self.chains
+        return True
 
     cdef bint prefer_kernel(self, int index):
         cdef double rounds, kernel, loop_side, ratio, delay
@@ -72,17 +84,17 @@ cdef class PathChoice:
             if (delay * REGIME_CHANGE < self.delay_at_loop_side
                     and self.chains - self.last_loop_side > RETRY_AFTER_CHANGE):
                 return False        # the loop got idle since loop-side was measured
-            if (self.length_changed(index, rounds, 1)
-                    and self.chains - self.last_loop_side > RETRY_AFTER_LENGTH_CHANGE):
-                return False
+            if (self.chains - self.last_loop_side > RETRY_AFTER_LENGTH_CHANGE
+                    and self.length_changed(index, rounds, 1)):
+                return not self.retry_for_length()
             ratio = loop_side / kernel if kernel > 0 else 1.0
             return self.chains - self.last_loop_side <= RETRY_EVERY * max(1.0, ratio)
         if (delay > REGIME_CHANGE * self.delay_at_kernel
                 and self.chains - self.last_kernel > RETRY_AFTER_CHANGE):
             return True             # the loop got busy since the kernel was measured
-        if (self.length_changed(index, rounds, 0)
-                and self.chains - self.last_kernel > RETRY_AFTER_LENGTH_CHANGE):
-            return True
+        if (self.chains - self.last_kernel > RETRY_AFTER_LENGTH_CHANGE
+                and self.length_changed(index, rounds, 0)):
+            return self.retry_for_length()
         ratio = kernel / loop_side if loop_side > 0 else 1.0
         return self.chains - self.last_kernel > RETRY_EVERY * max(1.0, ratio)
 

@@ -98,17 +98,20 @@ cdef class PathChoice:
     cdef unsigned long long last_kernel
     cdef unsigned long long last_loop_side
     cdef dict rounds                # program index -> rounds per chain (EMA)
-    cdef dict measured_rounds       # program index -> [rounds of its last kernel
-                                    # chain, of its last loop-side chain]
+    # program index -> [rounds of its last kernel chain, of its last loop-side one]
+    cdef dict measured_rounds
     cdef bint have_kernel
     cdef bint have_loop_side
     cdef bint have_delay
     cdef bint outlier_kernel_overhead   # the last sample was far off (see blend())
     cdef bint outlier_kernel_round
     cdef bint outlier_loop_round
+    cdef bint length_retried        # a path was tried again for a change of length
+    cdef unsigned long long length_retry_at   # (at this chain)
 
     cdef bint prefer_kernel(self, int index)
     cdef bint length_changed(self, int index, double rounds, int path)
+    cdef bint retry_for_length(self)
     cdef int probe(self, Loop loop) except -1
     cdef int delay_sample(self, double seconds) except -1
     cdef int observe(self, ProgramOperation op, bint kernel, double kernel_seconds) except -1
