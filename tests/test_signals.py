@@ -9,6 +9,8 @@ import textwrap
 
 import pytest
 
+from child_processes import sigint_as_from_a_terminal
+
 
 async def test_signal_handler_runs_on_the_loop(aloop):
     got = asyncio.Event()
@@ -64,7 +66,7 @@ def test_ctrl_c_under_run_cancels_main_and_raises_keyboard_interrupt(runner):
     setup = "import aiouring" if runner == "aiouring" else ""
     program = CTRL_C_PROGRAM.format(setup=setup, run=f"{runner}.run")
     proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=sigint_as_from_a_terminal)
     try:
         assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(signal.SIGINT)

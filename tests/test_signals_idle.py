@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from child_processes import sigint_as_from_a_terminal
+
 pytestmark = pytest.mark.timeout(120)
 
 CHILD = """
@@ -92,7 +94,8 @@ def run_signalled_child(loop_name, runner, signum, via_loop, threads):
         runner=runner, signum=int(signum), via_loop=via_loop, threads=threads,
         **LOOPS[loop_name])
     proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_from_a_terminal)
     try:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         if signum == signal.SIGINT and threads != "signal-to-thread":

@@ -273,7 +273,7 @@ static int apply_limits(struct aiouring_program_ring *r)
 static int setup_ring(struct aiouring_program_ring *r)
 {
 	struct io_uring_params *p = &r->params;
-	int fd;
+	int fd, ret;
 
 	memset(p, 0, sizeof(*p));
 	p->flags = CHAIN_SETUP_SINGLE_ISSUER | CHAIN_SETUP_DEFER_TASKRUN |
@@ -308,8 +308,8 @@ static int setup_ring(struct aiouring_program_ring *r)
 		r->sqes = NULL;
 		return -errno;
 	}
-	fd = register_direct_table(r);
-	return fd ? fd : apply_limits(r);
+	ret = register_direct_table(r);
+	return ret ? ret : apply_limits(r);
 }
 
 /* libbpf before 1.4 cannot set a struct_ops data member after open: write
