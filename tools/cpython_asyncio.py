@@ -855,6 +855,13 @@ _ACTIVE_LOCK = threading.Lock()
 _STOPPING = threading.Event()
 
 
+def _sigint_default():
+    """The tests of Ctrl-C expect SIGINT's default action, as under a
+    terminal; a suite started as a background job of a shell without job
+    control inherits it ignored (they would hang)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _worker_cmd(args, module, events, exclude=None, probe=False):
     cmd = [sys.executable, os.path.abspath(__file__), '--worker',
            '--loop', args.loop, '--events', events,
@@ -914,7 +921,8 @@ def run_module(args, module, tmpdir):
         proc = subprocess.Popen(
             _worker_cmd(args, module, events, exclude),
             stdout=out, stderr=subprocess.STDOUT if out else None,
-            stdin=subprocess.DEVNULL, cwd=moddir, start_new_session=True)
+            stdin=subprocess.DEVNULL, cwd=moddir, start_new_session=True,
+            preexec_fn=_sigint_default)
         with _ACTIVE_LOCK:
             _ACTIVE.add(proc)
         pos = 0
