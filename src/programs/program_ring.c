@@ -234,26 +234,16 @@ static int register_direct_table(struct aiouring_program_ring *r)
  * then the policy), then enables it: this thread becomes its only issuer. */
 static int apply_limits(struct aiouring_program_ring *r)
 {
-	const char *at = r->filters, *end = at + r->filters_size;
-	uint32_t opcode, count;
+	unsigned opcode = 0;
 	int ret;
 
 	if (!r->limited)
 		return 0;
-	while (at + 8 <= end) {
-		memcpy(&opcode, at, 4);
-		memcpy(&count, at + 4, 4);
-		at += 8;
-		if (count > (size_t)(end - at) / sizeof(struct aiouring_filter_insn))
-			return -EINVAL;
-		ret = aiouring_register_bpf_filter(r->ring_fd, opcode,
-						   (const struct aiouring_filter_insn *)at, count);
-		if (ret < 0) {
-			snprintf(r->err, r->errlen, "the kernel refused an io_uring BPF filter "
-				 "on the program ring (opcode %u): %s", opcode, strerror(-ret));
-			return ret;
-		}
-		at += count * sizeof(struct aiouring_filter_insn);
+	ret = aiouring_register_filter_records(r->ring_fd, r->filters, r->filters_size, &opcode);
+	if (ret < 0) {
+		snprintf(r->err, r->errlen, "the kernel refused an io_uring BPF filter "
+			 "on the program ring (opcode %u): %s", opcode, strerror(-ret));
+		return ret;
 	}
 	if (r->has_policy) {
 		ret = aiouring_restrict_ring(r->ring_fd, &r->policy);

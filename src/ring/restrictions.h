@@ -172,4 +172,31 @@ static inline int aiouring_register_bpf_filter(int ring_fd, unsigned opcode,
 	return aiouring_io_uring_register(ring_fd, AIOURING_REGISTER_BPF_FILTER_, &reg, 1);
 }
 
+/* Attaches every filter of records laid out as RingPolicy.filter_records()
+ * writes them: u32 opcode, u32 count, then count instructions, repeated.
+ * Returns 0, or -errno with *failed_opcode the opcode whose filter failed
+ * (-EINVAL too for a record running past the end). */
+static inline int aiouring_register_filter_records(int ring_fd, const void *records, size_t size,
+						   unsigned *failed_opcode)
+{
+	const char *at = records, *end = at + size;
+	uint32_t opcode, count;
+	int ret;
+
+	while (at + 8 <= end) {
+		memcpy(&opcode, at, 4);
+		memcpy(&count, at + 4, 4);
+		at += 8;
+		*failed_opcode = opcode;
+		if (count > (size_t)(end - at) / sizeof(struct aiouring_filter_insn))
+			return -EINVAL;
+		ret = aiouring_register_bpf_filter(ring_fd, opcode,
+						   (const struct aiouring_filter_insn *)at, count);
+		if (ret < 0)
+			return ret;
+		at += count * sizeof(struct aiouring_filter_insn);
+	}
+	return 0;
+}
+
 #endif

@@ -22,6 +22,8 @@ cdef extern from "ring/restrictions.h" nogil:
 
     int aiouring_register_bpf_filter(int ring_fd, unsigned opcode,
                                      const aiouring_filter_insn* insns, unsigned count)
+    int aiouring_register_filter_records(int ring_fd, const void* records, size_t size,
+                                         unsigned* failed_opcode)
     int aiouring_policy_has(const uint8_t* bits, unsigned i)
     void aiouring_policy_set(uint8_t* bits, unsigned i, int on)
     int aiouring_restrict_ring(int ring_fd, const aiouring_ring_policy* policy)

@@ -182,26 +182,14 @@ cdef class RingPolicy:
         return self.with_filter("OPENAT", open_flags_filter(flags))
 
     cdef int register_filters(self, int ring_fd) except -1:
-        cdef aiouring_filter_insn* insns
-        cdef Py_ssize_t i
-        cdef int ret
-        for opcode, programs in self.filters.items():
-            for program in programs:
-                insns = <aiouring_filter_insn*>PyMem_Malloc(
-                    len(program) * sizeof(aiouring_filter_insn))
-                if insns == NULL:
-                    raise MemoryError()
-                for i, (code, jt, jf, k) in enumerate(program):
-                    insns[i].code = code
-                    insns[i].jt = jt
-                    insns[i].jf = jf
-                    insns[i].k = k
-                ret = aiouring_register_bpf_filter(ring_fd, opcode, insns, len(program))
-                PyMem_Free(insns)
-                if ret < 0:
-                    raise OSError(-ret, f"the kernel refused the io_uring BPF filter on "
-                                        f"{opcode_name(opcode)} (IORING_REGISTER_BPF_FILTER, "
-                                        f"Linux 7.0+): {os_strerror(-ret)}")
+        cdef bytes records = self.filter_records()
+        cdef unsigned opcode = 0
+        cdef int ret = aiouring_register_filter_records(
+            ring_fd, PyBytes_AS_STRING(records), PyBytes_GET_SIZE(records), &opcode)
+        if ret < 0:
+            raise OSError(-ret, f"the kernel refused the io_uring BPF filter on "
+                                f"{opcode_name(opcode)} (IORING_REGISTER_BPF_FILTER, "
+                                f"Linux 7.0+): {os_strerror(-ret)}")
         return 0
 
     cdef bytes filter_records(self):
